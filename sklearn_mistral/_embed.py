@@ -1,0 +1,248 @@
+"""One transform from validated texts to vectors: dedupe, cache, count, batch, send, assemble."""
+
+import dataclasses
+import logging
+import os
+import time
+import warnings
+
+import numpy as np
+
+from ._batching import deduplicate, plan_batches
+from ._cache import VectorCache, default_cache_dir, endpoint_family, open_cache
+from ._client import EmbeddingsClient, make_http_client
+from ._errors import MissingAPIKeyError, TextTooLongError
+from ._output import OutputArray, stored_dtype, stored_length
+from ._runner import fetch_batches, run_coroutine
+from ._throttle import Throttle
+from ._tokens import get_token_counter
+from ._usage import Usage, record_usage
+
+__all__ = ["EmbeddingSettings", "embed_texts", "n_features_of"]
+
+logger = logging.getLogger("sklearn_mistral")
+
+# Billed tokens allowed in one input (context 8k); Mistral's docs and checked.
+MAX_TOKENS_PER_INPUT = 8192
+
+# Output sizes of Mistral's embedding models when no output_dimension is sent.
+_DEFAULT_DIMENSIONS = {"mistral-embed": 1024, "codestral-embed": 1536}
+
+# Sizes seen in answers from models this package does not know, per endpoint and model.
+_observed_dimensions = {}
+
+# Cache hits are copied into the output this many at a time, bounding the temporary copy.
+_HITS_PER_CHUNK = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingSettings:
+    """The vectorizer's parameters, as one transform uses them."""
+
+    model: str
+    base_url: str
+    api_key_env: str
+    cache_dir: object
+    batch_size: int
+    max_tokens_per_request: int
+    max_concurrency: int
+    max_retries: int
+    timeout: float
+    output_dimension: object
+    output_dtype: str
+    truncate: bool
+    progress_bar: bool
+
+    @property
+    def namespace(self):
+        """Everything besides the text that changes a vector: the cache key's prefix."""
+        return {
+            "endpoint": endpoint_family(self.base_url),
+            "model": self.model,
+            "output_dimension": self.output_dimension,
+            "output_dtype": self.output_dtype,
+        }
+
+    @property
+    def request_fields(self):
+        fields = {"model": self.model}
+        if self.output_dimension is not None:
+            fields["output_dimension"] = self.output_dimension
+        if self.output_dtype != "float":
+            fields["output_dtype"] = self.output_dtype
+        return fields
+
+
+def n_features_of(settings):
+    """Return the output width for ``settings``, or ``None`` if not known yet."""
+    if settings.output_dimension is not None:
+        return settings.output_dimension
+    for prefix, n_features in _DEFAULT_DIMENSIONS.items():
+        if settings.model.startswith(prefix):
+            return n_features
+    return _observed_dimensions.get((endpoint_family(settings.base_url), settings.model))
+
+
+def embed_texts(texts, settings):
+    """Return the float32 embeddings of ``texts`` (a list of valid strings), in order."""
+    started = time.perf_counter()
+    stats = Usage(n_texts=len(texts))
+    unique, inverse = deduplicate(texts)
+    stats.n_distinct = len(unique)
+
+    n_features = n_features_of(settings)
+    output = OutputArray(inverse, len(unique), n_features, settings.output_dtype)
+    store = _open_store(settings)
+    try:
+        keys = store.keys(unique) if store else None
+        missing = _read_hits(store, keys, output, n_features, settings, stats)
+        if missing:
+            _fetch_missing(unique, missing, keys, store, output, inverse, settings, stats)
+    finally:
+        record_usage(stats)
+
+    logger.info(
+        "embedded %d texts (%d distinct): %d cache hits, %d requests, %d tokens billed, "
+        "%d retries, %d rate limited, in %.2f s",
+        stats.n_texts, stats.n_distinct, stats.n_cache_hits, stats.n_requests, stats.n_tokens,
+        stats.n_retries, stats.n_rate_limited, time.perf_counter() - started,
+    )
+    return output.array
+
+
+def _open_store(settings):
+    if settings.cache_dir is False:
+        return None
+    directory = settings.cache_dir if settings.cache_dir is not None else default_cache_dir()
+    return VectorCache(open_cache(directory), settings.namespace, stored_dtype(settings.output_dtype))
+
+
+def _read_hits(store, keys, output, n_features, settings, stats):
+    """Copy cached vectors into ``output``; return the distinct ids still missing."""
+    if store is None:
+        return list(range(stats.n_distinct))
+
+    hits = store.get_many(keys, stored_length(n_features, settings.output_dtype))
+    stats.n_cache_hits = len(hits)
+    ids = sorted(hits)
+    for start in range(0, len(ids), _HITS_PER_CHUNK):
+        chunk = ids[start : start + _HITS_PER_CHUNK]
+        output.put(chunk, np.stack([hits.pop(i) for i in chunk]))
+
+    found = set(ids)
+    return [j for j in range(stats.n_distinct) if j not in found]
+
+
+def _fetch_missing(unique, missing, keys, store, output, inverse, settings, stats):
+    """Send the texts not in the cache; store and place each batch as it arrives."""
+    texts = [unique[j] for j in missing]
+    counter = get_token_counter(settings.model)
+    n_tokens = counter.count(texts)
+    texts, n_tokens = _enforce_input_limit(texts, n_tokens, missing, inverse, counter, settings, stats)
+    # A text bigger than the request budget still goes alone, in a batch of its own.
+    budget = max(settings.max_tokens_per_request, int(n_tokens.max()))
+    batches = plan_batches(n_tokens, settings.batch_size, budget)
+    api_key = _read_api_key(settings)
+    progress = _progress_bar(len(texts), settings.progress_bar)
+
+    def on_batch(positions, vectors, prompt_tokens):
+        ids = [missing[p] for p in positions]
+        if store is not None:
+            store.set_many([keys[j] for j in ids], vectors)
+        output.put(ids, vectors)
+        stats.n_tokens += prompt_tokens
+        progress.update(len(positions))
+
+    try:
+        n_features = run_coroutine(lambda: _send_all(texts, batches, on_batch, api_key, settings, stats))
+    finally:
+        progress.close()
+    _observed_dimensions[(endpoint_family(settings.base_url), settings.model)] = n_features
+
+
+async def _send_all(texts, batches, on_batch, api_key, settings, stats):
+    n_features = stored_length(n_features_of(settings), settings.output_dtype)
+    async with make_http_client(settings.base_url, settings.timeout, settings.max_concurrency) as http:
+        client = EmbeddingsClient(
+            http,
+            url=settings.base_url.rstrip("/") + "/embeddings",
+            api_key=api_key,
+            fields=settings.request_fields,
+            n_features=n_features,
+            dtype=stored_dtype(settings.output_dtype),
+            max_retries=settings.max_retries,
+            throttle=Throttle(settings.max_concurrency),
+            stats=stats,
+        )
+        await fetch_batches(client, texts, batches, on_batch)
+    return client.n_features
+
+
+def _read_api_key(settings):
+    api_key = os.environ.get(settings.api_key_env, "").strip()
+    if not api_key:
+        raise MissingAPIKeyError(
+            f"the environment variable {settings.api_key_env} is not set or is empty, and "
+            "some texts are not in the cache. Set it to your Mistral API key, or set "
+            "api_key_env to the name of the variable that holds the key."
+        )
+    return api_key
+
+
+def _enforce_input_limit(texts, n_tokens, missing, inverse, counter, settings, stats):
+    """Raise for texts over the per-input limit, or cut them when ``truncate`` is on."""
+    too_long = np.flatnonzero(n_tokens > MAX_TOKENS_PER_INPUT)
+    if too_long.size == 0:
+        return texts, n_tokens
+
+    rows = _first_rows([missing[i] for i in too_long], inverse)
+    if not settings.truncate:
+        listed = ", ".join(f"row {row} ({n_tokens[i]} tokens)" for row, i in list(zip(rows, too_long))[:5])
+        more = f" and {too_long.size - 5} more" if too_long.size > 5 else ""
+        raise TextTooLongError(
+            f"{too_long.size} texts exceed the limit of {MAX_TOKENS_PER_INPUT} tokens per input: "
+            f"{listed}{more}. Shorten or split them, or pass truncate=True to cut them to the limit.",
+            rows=rows,
+            n_tokens=[int(n_tokens[i]) for i in too_long],
+        )
+
+    texts = list(texts)
+    n_tokens = n_tokens.copy()
+    for i in too_long:
+        texts[i] = counter.truncate(texts[i], MAX_TOKENS_PER_INPUT)
+        n_tokens[i] = counter.count([texts[i]])[0]
+    stats.n_truncated += too_long.size
+    warnings.warn(
+        f"{too_long.size} texts over {MAX_TOKENS_PER_INPUT} tokens were truncated to the limit "
+        f"(first rows: {rows[:5]}).",
+        UserWarning,
+        stacklevel=4,
+    )
+    return texts, n_tokens
+
+
+def _first_rows(ids, inverse):
+    """Return the first input row of each distinct id."""
+    first = {}
+    for row, j in enumerate(inverse.tolist()):
+        first.setdefault(j, row)
+    return [first[j] for j in ids]
+
+
+class _NoProgress:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total, enabled):
+    if not enabled:
+        return _NoProgress()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        warnings.warn("progress_bar=True needs tqdm: pip install tqdm", UserWarning, stacklevel=4)
+        return _NoProgress()
+    return tqdm(total=total, unit="text", desc="embedding")

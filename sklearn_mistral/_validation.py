@@ -1,0 +1,145 @@
+"""Turn the many shapes of a text column into a list of ``str``, or say which row is wrong."""
+
+import math
+import numbers
+
+import numpy as np
+
+from ._errors import InvalidInputError
+
+__all__ = ["check_texts"]
+
+# How many offending rows one error message lists before summarizing the rest.
+_MAX_ROWS_LISTED = 5
+
+
+def check_texts(X):
+    """Return the texts of ``X`` as a list of ``str``.
+
+    Accepts a list, tuple, 1-D array, pandas Series, ``(n, 1)`` array or one-column
+    DataFrame. Raises ``TypeError`` for input of the wrong kind (a bare string, a
+    sparse matrix, several columns) and :class:`InvalidInputError` naming every bad
+    row (missing values, non-strings, empty or whitespace-only strings, lone
+    surrogates) before any request is sent.
+    """
+    column, labels = _as_column(X)
+    texts = list(column)
+
+    problems = list(_find_problems(texts))
+    if problems:
+        message = _describe_problems(problems, labels, len(texts))
+        raise InvalidInputError(message, rows=[row for row, _ in problems])
+    return texts
+
+
+def _as_column(X):
+    """Return ``X`` as a 1-D sequence and its row labels (``None`` unless pandas)."""
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            f"X must be a list-like of strings, got a single {type(X).__name__} "
+            f"({_preview(X)}). Wrap one text in a list: transform([text])."
+        )
+    if hasattr(X, "tocsr") or hasattr(X, "todense"):
+        raise TypeError(
+            f"X must be a column of strings, got a sparse matrix of shape {X.shape}. "
+            "Embeddings take raw text: pass the text column itself."
+        )
+
+    if _is_dataframe(X):
+        return _dataframe_column(X)
+    if hasattr(X, "iloc") and hasattr(X, "index"):
+        return X.array, X.index
+
+    if isinstance(X, np.ndarray):
+        return _array_column(X), None
+    if not hasattr(X, "__len__") or not hasattr(X, "__iter__"):
+        raise TypeError(
+            f"X must be a list-like of strings (list, tuple, array, Series or one-column "
+            f"DataFrame), got {type(X).__name__}."
+        )
+    return X, None
+
+
+def _is_dataframe(X):
+    return hasattr(X, "columns") and hasattr(X, "iloc")
+
+
+def _dataframe_column(X):
+    if X.shape[1] != 1:
+        raise TypeError(
+            f"X must hold exactly one text column, got a DataFrame with {X.shape[1]} "
+            f"columns {list(X.columns)[:10]}. Select the text column, for example "
+            "with ColumnTransformer([('text', MistralEmbeddingVectorizer(), 'text')])."
+        )
+    return X.iloc[:, 0].array, X.index
+
+
+def _array_column(X):
+    if X.ndim == 1:
+        return X
+    if X.ndim == 2 and X.shape[1] == 1:
+        return X[:, 0]
+    raise TypeError(
+        f"X must be a 1-D array of strings or a single column of shape (n_samples, 1), "
+        f"got an array of shape {X.shape}. Select the text column first."
+    )
+
+
+def _find_problems(texts):
+    """Yield ``(row, description)`` for every text that cannot be sent."""
+    for row, text in enumerate(texts):
+        if isinstance(text, str):
+            problem = _check_string(text)
+        else:
+            problem = _describe_non_string(text)
+        if problem:
+            yield row, problem
+
+
+def _check_string(text):
+    if not text.strip():
+        kind = "an empty string" if not text else "whitespace only"
+        return f"is {kind}, which carries nothing to embed"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"contains a lone surrogate {text[exc.start]!r} at character {exc.start}, which is not valid UTF-8"
+    return None
+
+
+def _describe_non_string(value):
+    if value is None or _is_missing(value):
+        return f"is missing ({value!r})"
+    if isinstance(value, bytes):
+        return f"is bytes ({_preview(value)}), not str; decode it first, e.g. value.decode('utf-8')"
+    return f"is {type(value).__name__} {_preview(value)}, not str"
+
+
+def _is_missing(value):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return math.isnan(value)
+    # pandas.NA and pandas.NaT both compare as unknown; test by type name to avoid importing pandas.
+    return type(value).__name__ in {"NAType", "NaTType"}
+
+
+def _describe_problems(problems, labels, n_samples):
+    lines = [f"{len(problems)} of {n_samples} texts cannot be embedded:"]
+    for row, problem in problems[:_MAX_ROWS_LISTED]:
+        where = f"row {row}"
+        if labels is not None and labels[row] != row:
+            where += f" (index label {labels[row]!r})"
+        lines.append(f"  {where} {problem}")
+    if len(problems) > _MAX_ROWS_LISTED:
+        rest = [row for row, _ in problems[_MAX_ROWS_LISTED:]]
+        lines.append(f"  and {len(rest)} more, at rows {_preview(rest)}")
+    lines.append(
+        "Drop or fill these rows before embedding. With pandas, X.dropna() drops "
+        "missing values and X[X.str.strip() != ''] drops blank texts."
+    )
+    return "\n".join(lines)
+
+
+def _preview(value, width=60):
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -1,0 +1,266 @@
+"""Deterministic embedding vectors that carry some meaning.
+
+A text's vector is a weighted bag of words: every word stem maps to a pseudo-random
+Gaussian vector seeded from its BLAKE2b digest, stop words weigh little, and a small
+component seeded from the whole text keeps distinct texts apart. Texts that share
+content words are therefore closer than unrelated texts, and a linear classifier
+trained on the vectors behaves roughly like one trained on a bag of words.
+
+Everything is seeded with ``hashlib``, never ``hash()``, so the vectors are identical
+across processes and Python versions. These are not mistral-embed's vectors.
+"""
+
+import functools
+import hashlib
+import re
+
+import numpy as np
+
+__all__ = [
+    "embed_texts",
+    "embedding_dimension",
+    "fake_embedding",
+    "quantize",
+    "wire_integers",
+]
+
+# mistral-embed returns 1024 dimensions. codestral-embed computes 3072 and returns the
+# first 1536 unless the request sets ``output_dimension`` (Mistral's embeddings docs).
+MISTRAL_EMBED_DIMENSION = 1024
+CODESTRAL_FULL_DIMENSION = 3072
+CODESTRAL_DEFAULT_DIMENSION = 1536
+
+# Dated names that Mistral documents as the same model as the short name.
+MODEL_ALIASES = {
+    "mistral-embed-2312": "mistral-embed",
+    "codestral-embed-2505": "codestral-embed",
+}
+
+OUTPUT_DTYPES = ("float", "int8", "uint8", "binary", "ubinary")
+_QUANTIZED_DTYPES = {"int8": np.int8, "uint8": np.uint8, "binary": np.int8, "ubinary": np.uint8}
+
+# Values travel as fixed-point decimals with this many places: about 7 significant
+# digits for the typical component of a unit vector, as precise as float32.
+N_DECIMALS = 8
+
+_STOP_WORD_WEIGHT = 0.15
+_TEXT_COMPONENT_WEIGHT = 0.3
+_N_CACHED_WORD_VECTORS = 16384
+
+_STOP_WORDS = frozenset(
+    """a about after all also am an and any are as at be been before but by can could
+    d did do does for from had has have he her him his how i if in into is it its just
+    ll m me more most my no not now of on only or our out re s she so some such t than
+    that the their them then there these they this those to too up us ve very was we
+    were what when which who why will with would you your""".split()
+)
+_WORD_PATTERN = re.compile(r"[^\W\d_]+|\d+")
+_SUFFIXES = ("ing", "ed", "es", "s", "ly")
+_MIN_STEM_LENGTH = 3
+
+
+def canonical_model(model):
+    """Return the model name that ``model`` is an alias of, or ``model`` itself."""
+    return MODEL_ALIASES.get(model, model)
+
+
+def is_codestral(model):
+    return canonical_model(model).startswith("codestral-embed")
+
+
+def embedding_dimension(model, output_dimension=None):
+    """Return the number of dimensions the API returns for ``model``."""
+    if not is_codestral(model):
+        return MISTRAL_EMBED_DIMENSION
+    if output_dimension is None:
+        return CODESTRAL_DEFAULT_DIMENSION
+    return output_dimension
+
+
+@functools.lru_cache(maxsize=65536)
+def _stem(word):
+    # A crude suffix stripper: enough to map "books" and "book", "rashes" and "rash"
+    # to the same stem. It never strips the "s" of words ending in "ss".
+    for suffix in _SUFFIXES:
+        if suffix == "s" and word.endswith("ss"):
+            break
+        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM_LENGTH:
+            word = word[: -len(suffix)]
+            break
+    if word.endswith("e") and len(word) > _MIN_STEM_LENGTH:
+        word = word[:-1]
+    return word
+
+
+def _word_weights(text):
+    weights = {}
+    for word in _WORD_PATTERN.findall(text.lower()):
+        weight = _STOP_WORD_WEIGHT if word in _STOP_WORDS else 1.0
+        stem = _stem(word)
+        weights[stem] = weights.get(stem, 0.0) + weight
+    return weights
+
+
+def _seed(family, kind, value):
+    digest = hashlib.blake2b(
+        f"{family}\x00{kind}\x00{value}".encode("utf-8", "surrogatepass"),
+        digest_size=8,
+    ).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _unit_gaussian(seed, dimension):
+    vector = np.random.default_rng(seed).standard_normal(dimension, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+@functools.lru_cache(maxsize=_N_CACHED_WORD_VECTORS)
+def _word_vector(family, dimension, stem):
+    vector = _unit_gaussian(_seed(family, "word", stem), dimension)
+    vector.flags.writeable = False
+    return vector
+
+
+def _bag_of_words(texts, family, dimension):
+    rows = [_word_weights(text) for text in texts]
+    columns = {}
+    for weights in rows:
+        for stem in weights:
+            columns.setdefault(stem, len(columns))
+
+    counts = np.zeros((len(texts), len(columns)), dtype=np.float32)
+    for i, weights in enumerate(rows):
+        for stem, weight in weights.items():
+            counts[i, columns[stem]] = weight
+    if not columns:
+        return np.zeros((len(texts), dimension), dtype=np.float32)
+
+    word_vectors = np.stack([_word_vector(family, dimension, stem) for stem in columns])
+    return counts @ word_vectors
+
+
+def _normalize_rows(vectors):
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1)
+
+
+def full_vectors(texts, model):
+    """Compute the unit vectors of ``texts`` at the model's full dimension (float64)."""
+    family = canonical_model(model)
+    dimension = CODESTRAL_FULL_DIMENSION if is_codestral(model) else MISTRAL_EMBED_DIMENSION
+
+    bags = _normalize_rows(_bag_of_words(texts, family, dimension))
+    text_components = np.stack(
+        [_unit_gaussian(_seed(family, "text", text), dimension) for text in texts]
+    )
+    vectors = bags + _TEXT_COMPONENT_WEIGHT * text_components
+    return _normalize_rows(vectors.astype(np.float64))
+
+
+def fixed_point(texts, model, output_dimension=None):
+    """Return the wire values of ``texts`` as integers scaled by ``10**N_DECIMALS``.
+
+    The server formats these integers as decimals, so a client that parses the JSON
+    and casts to float32 gets exactly ``fixed_point(...) / 10**N_DECIMALS`` as float32.
+    Truncation to ``output_dimension`` keeps the first dimensions and does not
+    renormalize, as Mistral's Matryoshka truncation is documented to work.
+    """
+    dimension = embedding_dimension(model, output_dimension)
+    vectors = full_vectors(texts, model)[:, :dimension]
+    return np.rint(vectors * 10**N_DECIMALS).astype(np.int64)
+
+
+def quantize(values, output_dtype):
+    """Quantize float ``values`` (shape ``(n, dim)``) the way the API's ``output_dtype`` does.
+
+    ``int8`` is ``round(x * 127)``, ``uint8`` is ``round((x + 1) * 127.5)``, ``ubinary``
+    packs the sign bits (1 when x > 0) most significant bit first, and ``binary`` is
+    ``ubinary - 128``. These reproduce the dequantization rules of Mistral's examples.
+    """
+    if output_dtype == "int8":
+        return np.clip(np.rint(values * 127), -128, 127).astype(np.int8)
+    if output_dtype == "uint8":
+        return np.clip(np.rint((values + 1) * 127.5), 0, 255).astype(np.uint8)
+
+    packed = np.packbits(values > 0, axis=-1)
+    if output_dtype == "ubinary":
+        return packed
+    if output_dtype == "binary":
+        return (packed.astype(np.int16) - 128).astype(np.int8)
+    raise ValueError(f"output_dtype must be one of {OUTPUT_DTYPES}, got {output_dtype!r}.")
+
+
+def wire_integers(texts, model, output_dimension=None, output_dtype="float"):
+    """Return the values the server sends for ``texts`` as integers and their scale.
+
+    Returns ``(integers, n_decimals)``: the JSON carries ``integers / 10**n_decimals``.
+    Float rows are fixed-point with ``N_DECIMALS`` places; quantized rows are integers.
+    """
+    integers = fixed_point(texts, model, output_dimension)
+    if output_dtype == "float":
+        return integers, N_DECIMALS
+    values = quantize(integers / 10**N_DECIMALS, output_dtype)
+    return values.astype(np.int64), 0
+
+
+def embed_texts(texts, model="mistral-embed", output_dimension=None, output_dtype="float"):
+    """Compute the embeddings the fake returns for ``texts``, one row per text.
+
+    Returns float32 rows for ``output_dtype="float"``, else the quantized integers
+    (int8 for ``int8`` and ``binary``, uint8 for ``uint8`` and ``ubinary``).
+    """
+    integers, n_decimals = wire_integers(texts, model, output_dimension, output_dtype)
+    if output_dtype == "float":
+        return (integers / 10**n_decimals).astype(np.float32)
+    return integers.astype(_QUANTIZED_DTYPES[output_dtype])
+
+
+def fake_embedding(text, model="mistral-embed", output_dimension=None, output_dtype="float"):
+    """Compute the embedding that :class:`FakeMistralAPI` returns for one text.
+
+    The vector is deterministic across processes, has unit L2 norm (up to the 8
+    decimal places sent on the wire) and is a weighted bag of words, so texts that
+    share content words are closer than unrelated texts. It is not mistral-embed's
+    vector.
+
+    Parameters
+    ----------
+    text : str
+        The input text.
+    model : str, default="mistral-embed"
+        The model name. codestral-embed (and its dated alias) returns 1536 dimensions
+        by default; every other name returns 1024. Distinct model names give distinct
+        vectors, except for documented aliases such as mistral-embed-2312.
+    output_dimension : int or None, default=None
+        codestral-embed only: keep the first ``output_dimension`` of the 3072
+        dimensions, without renormalizing.
+    output_dtype : {"float", "int8", "uint8", "binary", "ubinary"}, default="float"
+        The quantization the request asked for.
+
+    Returns
+    -------
+    embedding : ndarray of shape (dim,)
+        float32 for ``output_dtype="float"``, else the quantized integers. It equals
+        what a client gets by parsing the fake's JSON and casting to this dtype.
+
+    Examples
+    --------
+    >>> from sklearn_mistral.testing import fake_embedding
+    >>> vector = fake_embedding("Embed this sentence.")
+    >>> vector.shape, vector.dtype
+    ((1024,), dtype('float32'))
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}.")
+    if output_dimension is not None:
+        if not is_codestral(model):
+            raise ValueError(f"{model} does not support output_dimension; use codestral-embed.")
+        if not 1 <= output_dimension <= CODESTRAL_FULL_DIMENSION:
+            raise ValueError(
+                f"output_dimension must be in [1, {CODESTRAL_FULL_DIMENSION}], "
+                f"got {output_dimension}."
+            )
+    if output_dtype not in OUTPUT_DTYPES:
+        raise ValueError(f"output_dtype must be one of {OUTPUT_DTYPES}, got {output_dtype!r}.")
+
+    return embed_texts([text], model, output_dimension, output_dtype)[0]
