@@ -68,7 +68,8 @@ def plan_batches(n_tokens, max_inputs, max_tokens):
 
     # Try tighter caps that spread the same work over the same number of batches.
     even_inputs = min(max_inputs, -(-n_tokens.size // n_batches))
-    even_tokens = min(max_tokens, max(-(-int(n_tokens.sum()) // n_batches), int(n_tokens.max())))
+    # One item of slack keeps a batch from closing just short of its even share.
+    even_tokens = min(max_tokens, -(-int(n_tokens.sum()) // n_batches) + int(n_tokens.max()))
     even = _pack(n_tokens, even_inputs, even_tokens)
     return even if len(even) == n_batches else greedy
 
