@@ -14,6 +14,7 @@ from ._errors import (
     ServerError,
     TextTooLongError,
 )
+from ._estimate import CostEstimate
 from ._usage import Usage, track_usage
 from ._vectorizer import MistralEmbeddingVectorizer
 
@@ -25,6 +26,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CostEstimate",
     "InvalidInputError",
     "MissingAPIKeyError",
     "MistralEmbeddingError",

@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from ._embed import EmbeddingSettings, embed_texts, n_features_of
+from ._estimate import estimate_cost
 from ._validation import check_texts
 
 __all__ = ["MistralEmbeddingVectorizer"]
@@ -185,8 +186,39 @@ class MistralEmbeddingVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMix
             return self._empty_output(settings)
         return embed_texts(texts, settings)
 
+    def estimate_cost(self, X):
+        """Work out what ``transform(X)`` would send and cost, without sending anything.
+
+        Reads the cache and counts the tokens of the texts not in it, so a batch job can
+        be priced before it starts. No API key is needed.
+
+        Parameters
+        ----------
+        X : list-like of str of shape (n_samples,) or (n_samples, 1)
+            Texts, as for :meth:`transform`.
+
+        Returns
+        -------
+        estimate : CostEstimate
+            Texts, distinct texts, cached texts, tokens to bill, planned requests,
+            texts over the input limit and the price in US dollars.
+
+        Examples
+        --------
+        >>> from sklearn_mistral import MistralEmbeddingVectorizer
+        >>> vectorizer = MistralEmbeddingVectorizer(cache_dir=False)
+        >>> estimate = vectorizer.estimate_cost(["Embed this sentence.", "As well as this one."])
+        >>> estimate.n_tokens, estimate.n_requests
+        (15, 1)
+        """
+        self._validate_params()
+        return estimate_cost(check_texts(X), self._check_settings())
+
     def get_feature_names_out(self, input_features=None):
         """Return ``mistralembeddingvectorizer0`` ... one name per output dimension.
+
+        Works unfitted and sends no request, because the output size follows from the
+        parameters for the known models; the notebook HTML repr relies on that.
 
         Parameters
         ----------
@@ -196,18 +228,32 @@ class MistralEmbeddingVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMix
         Returns
         -------
         feature_names_out : ndarray of str objects
+
+        Raises
+        ------
+        ValueError
+            If the output size is unknown: a model this package does not know that
+            no transform in this process has returned vectors for yet.
         """
+        self._validate_params()
+        if n_features_of(self._check_settings()) is None:
+            raise ValueError(self._unknown_size_message())
         return super().get_feature_names_out()
 
     @property
     def _n_features_out(self):
         n_features = n_features_of(self._settings())
         if n_features is None:
-            raise ValueError(
-                f"the output size of model {self.model!r} is unknown until a transform has "
-                "returned vectors; call transform once, or set output_dimension."
-            )
+            # AttributeError, not ValueError: hasattr() and dir(), which the HTML repr
+            # calls, let only AttributeError through as "no such attribute".
+            raise AttributeError(self._unknown_size_message())
         return n_features
+
+    def _unknown_size_message(self):
+        return (
+            f"the output size of model {self.model!r} is unknown until a transform has "
+            "returned vectors; call transform once, or set output_dimension."
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -115,3 +115,21 @@ def test_model_change_never_reuses_vectors(make_vectorizer, fake):
     assert X.shape == (1, 1536)
     assert len(fake.requests) == 2
     assert fake.requests[1].model == "codestral-embed"
+
+
+def test_estimate_cost_matches_what_transform_bills(make_vectorizer, fake):
+    data = load_symptom2disease()
+    vectorizer = make_vectorizer()
+
+    before = vectorizer.estimate_cost(data.text)
+    vectorizer.transform(data.text)
+    after = vectorizer.estimate_cost(data.text)
+
+    assert before.n_distinct == len(set(data.text))
+    assert before.n_cached == 0
+    assert before.n_tokens == fake.billed_tokens
+    assert before.n_requests == fake.n_requests
+    assert before.usd == pytest.approx(fake.billed_tokens * 0.10 / 1e6)
+    assert after.n_cached == before.n_distinct
+    assert after.n_tokens == 0
+    assert after.n_requests == 0
