@@ -186,7 +186,21 @@ def _read_api_key(settings):
             "some texts are not in the cache. Set it to your Mistral API key, or set "
             "api_key_env to the name of the variable that holds the key."
         )
-    return api_key
+    return _APIKey(api_key)
+
+
+class _APIKey(str):
+    """The API key, as a ``str`` whose repr hides it.
+
+    Tracebacks that show local variables (``pytest --showlocals``, rich, error
+    trackers) print each one with ``repr``, and this key is a local of the frames
+    that send requests.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "'<API key hidden>'"
 
 
 def _enforce_input_limit(texts, n_tokens, missing, inverse, counter, settings, stats):

@@ -217,8 +217,8 @@ class MistralEmbeddingVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMix
     def get_feature_names_out(self, input_features=None):
         """Return ``mistralembeddingvectorizer0`` ... one name per output dimension.
 
-        Works unfitted and sends no request, because the output size follows from the
-        parameters for the known models; the notebook HTML repr relies on that.
+        Works unfitted and sends no request, because the output size of the known
+        models follows from the parameters. The notebook HTML repr relies on that.
 
         Parameters
         ----------
@@ -244,8 +244,8 @@ class MistralEmbeddingVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMix
     def _n_features_out(self):
         n_features = n_features_of(self._settings())
         if n_features is None:
-            # AttributeError, not ValueError: hasattr() and dir(), which the HTML repr
-            # calls, let only AttributeError through as "no such attribute".
+            # Raise AttributeError, not ValueError, because hasattr() and dir(), which
+            # the HTML repr calls, catch only AttributeError.
             raise AttributeError(self._unknown_size_message())
         return n_features
 

@@ -1,9 +1,10 @@
 """The scikit-learn contract of ``MistralEmbeddingVectorizer``, against the loopback fake.
 
-``check_estimator`` runs a single check for an estimator that takes strings, so the
-contract is proven in three parts: the checks that need no data, called directly on
-the real class; scikit-learn's whole generic suite, run on a test-only subclass that
-embeds numeric rows as texts through the real plumbing; and text-specific tests.
+``check_estimator`` runs a single check for an estimator that takes strings. So the
+contract is proven in three parts. The checks that need no data are called directly
+on the real class. scikit-learn's whole generic suite runs on a test-only subclass
+that embeds numeric rows as texts through the real plumbing. Text-specific tests
+cover the rest.
 """
 
 import inspect
@@ -56,7 +57,7 @@ N_FEATURES = 1024
 FEATURE_NAMES = [f"mistralembeddingvectorizer{i}" for i in range(N_FEATURES)]
 
 # Two topics whose fake vectors share words within a topic, so that classifiers,
-# clusterings and neighbour searches on them have a right answer.
+# clusterings and neighbour searches on them have a known correct result.
 SKIN = [
     "my skin itches all day",
     "a red itchy rash on my arm",
@@ -116,7 +117,8 @@ ESTIMATORS = {
 @pytest.mark.parametrize("estimator", list(ESTIMATORS.values()), ids=list(ESTIMATORS))
 def test_data_free_check_passes(check, estimator):
     with warnings.catch_warnings():
-        # check_set_params warns when set_params rejects a fuzzed value; ours never does.
+        # check_set_params only warns when set_params rejects a fuzzed value, so make
+        # that warning fail the test.
         warnings.simplefilter("error", UserWarning)
         check(type(estimator).__name__, estimator)
 
@@ -162,7 +164,8 @@ class NumericRowsVectorizer(MistralEmbeddingVectorizer):
         return super().fit(_rows_as_texts(X), y)
 
     def transform(self, X):
-        # The base_url default is the real API: no check may reach it from here.
+        # The default base_url is the real API, so this guard stops any check from
+        # sending there.
         host = urlsplit(self.base_url).hostname
         if host != "127.0.0.1":
             raise AssertionError(f"a check tried to send to {self.base_url!r}, which is not loopback")
@@ -201,7 +204,7 @@ NOT_APPLICABLE_CHECKS = {
         "fit learns nothing, so transform has no fitted column count to compare against"
     ),
     "check_estimators_empty_data_messages": (
-        "empty input is valid: transform([]) returns shape (0, 1024)"
+        "empty input is valid, because transform([]) returns shape (0, 1024)"
     ),
 }
 
@@ -213,13 +216,13 @@ EXTRA_CHECKS = [
     check_global_output_transform_pandas,
     check_param_validation,
 ]
+_IGNORES_INPUT_FEATURES = (
+    "input_features is ignored, because the names come from the output size, not from "
+    "the input columns"
+)
 NOT_APPLICABLE_EXTRA_CHECKS = {
-    check_transformer_get_feature_names_out: (
-        "input_features is ignored: names come from the output size, not the input columns"
-    ),
-    check_transformer_get_feature_names_out_pandas: (
-        "input_features is ignored: names come from the output size, not the input columns"
-    ),
+    check_transformer_get_feature_names_out: _IGNORES_INPUT_FEATURES,
+    check_transformer_get_feature_names_out_pandas: _IGNORES_INPUT_FEATURES,
     check_get_feature_names_out_error: (
         "get_feature_names_out works unfitted, because fit learns nothing"
     ),
@@ -250,8 +253,10 @@ def test_extra_check_passes(check, fake, tmp_path):
 
 @pytest.mark.parametrize(
     "check",
-    [pytest.param(check, marks=pytest.mark.xfail(reason=reason, strict=True)) for check, reason in NOT_APPLICABLE_EXTRA_CHECKS.items()],
-    ids=[check.__name__ for check in NOT_APPLICABLE_EXTRA_CHECKS],
+    [
+        pytest.param(check, marks=pytest.mark.xfail(reason=reason, strict=True), id=check.__name__)
+        for check, reason in NOT_APPLICABLE_EXTRA_CHECKS.items()
+    ],
 )
 def test_extra_check_not_applicable(check, fake, tmp_path):
     check("NumericRowsVectorizer", _aim_at_fake(NumericRowsVectorizer(), fake, tmp_path))
@@ -278,18 +283,23 @@ def test_clone_copies_parameters(make_vectorizer):
     assert copy.get_params() == vectorizer.get_params()
 
 
-@pytest.mark.parametrize("dumps, loads", [(pickle.dumps, pickle.loads), ("joblib", "joblib")], ids=["pickle", "joblib"])
-def test_serialized_vectorizer_round_trips(make_vectorizer, dumps, loads):
+def _pickle_round_trip(estimator):
+    return pickle.loads(pickle.dumps(estimator))
+
+
+def _joblib_round_trip(estimator):
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    buffer.seek(0)
+    return joblib.load(buffer)
+
+
+@pytest.mark.parametrize("round_trip", [_pickle_round_trip, _joblib_round_trip], ids=["pickle", "joblib"])
+def test_serialized_vectorizer_round_trips(make_vectorizer, round_trip):
     vectorizer = make_vectorizer(batch_size=7)
     expected = vectorizer.transform(TEXTS)
 
-    if dumps == "joblib":
-        buffer = io.BytesIO()
-        joblib.dump(vectorizer, buffer)
-        buffer.seek(0)
-        restored = joblib.load(buffer)
-    else:
-        restored = loads(dumps(vectorizer))
+    restored = round_trip(vectorizer)
 
     assert restored.get_params() == vectorizer.get_params()
     np.testing.assert_array_equal(restored.transform(TEXTS), expected)
@@ -403,12 +413,13 @@ def test_pipeline_with_scaler_and_logistic_regression(make_vectorizer, fake):
     model = make_pipeline(make_vectorizer(), StandardScaler(), LogisticRegression())
 
     model.fit(TEXTS, LABELS)
-    n_sent = len(sent_texts(fake))
     predictions = model.predict(["an itchy red rash", "a headache in my head"])
+    score = model.score(TEXTS, LABELS)
 
-    assert n_sent == len(TEXTS)
     assert predictions.tolist() == ["skin", "head"]
-    assert model.score(TEXTS, LABELS) == 1.0
+    assert score == 1.0
+    # score reads the training texts from the cache.
+    assert len(sent_texts(fake)) == len(TEXTS) + 2
 
 
 def _patients():

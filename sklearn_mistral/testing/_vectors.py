@@ -1,20 +1,23 @@
 """Deterministic embedding vectors that carry some meaning.
 
 A text's vector is a weighted bag of words: every word stem maps to a pseudo-random
-Gaussian vector seeded from its BLAKE2b digest, stop words weigh little, and a small
+Gaussian vector derived from its SHAKE-256 digest, stop words weigh little, and a small
 component seeded from the whole text keeps distinct texts apart. Texts that share
 content words are therefore closer than unrelated texts, and a linear classifier
 trained on the vectors behaves roughly like one trained on a bag of words.
 
-Everything is seeded with ``hashlib``, never ``hash()``, so the vectors are identical
-across processes and Python versions. These are not mistral-embed's vectors.
+Every random number comes from a ``hashlib`` digest, never from ``hash()``, so the
+vectors are identical across processes. These are not mistral-embed's vectors.
 """
 
+import collections
 import functools
 import hashlib
 import re
+import threading
 
 import numpy as np
+import scipy.sparse
 
 __all__ = [
     "embed_texts",
@@ -45,7 +48,6 @@ N_DECIMALS = 8
 
 _STOP_WORD_WEIGHT = 0.15
 _TEXT_COMPONENT_WEIGHT = 0.3
-_N_CACHED_WORD_VECTORS = 16384
 
 _STOP_WORDS = frozenset(
     """a about after all also am an and any are as at be been before but by can could
@@ -101,24 +103,62 @@ def _word_weights(text):
     return weights
 
 
-def _seed(family, kind, value):
-    digest = hashlib.blake2b(
-        f"{family}\x00{kind}\x00{value}".encode("utf-8", "surrogatepass"),
-        digest_size=8,
-    ).digest()
-    return int.from_bytes(digest, "little")
+def _gaussian_rows(keys, dimension):
+    """Return one pseudo-random standard normal row per key, as float32.
+
+    SHAKE-256 of the key gives 16-bit uniforms that a Box-Muller transform turns into
+    normals, so the rows depend on ``hashlib`` and arithmetic only, not on NumPy's
+    random streams, which may change between NumPy versions.
+    """
+    raw = b"".join(hashlib.shake_256(key).digest(2 * dimension) for key in keys)
+    uniforms = np.frombuffer(raw, dtype="<u2").reshape(len(keys), dimension)
+    uniforms = (uniforms.astype(np.float32) + 0.5) / 65536
+
+    radius = np.sqrt(-2 * np.log(uniforms[:, 0::2]))
+    angle = (2 * np.pi) * uniforms[:, 1::2]
+    rows = np.empty((len(keys), dimension), dtype=np.float32)
+    rows[:, 0::2] = radius * np.cos(angle)
+    rows[:, 1::2] = radius * np.sin(angle)
+    return rows
 
 
-def _unit_gaussian(seed, dimension):
-    vector = np.random.default_rng(seed).standard_normal(dimension, dtype=np.float32)
-    return vector / np.linalg.norm(vector)
+def _key(family, kind, value):
+    return f"{family}\x00{kind}\x00{value}".encode("utf-8", "surrogatepass")
 
 
-@functools.lru_cache(maxsize=_N_CACHED_WORD_VECTORS)
-def _word_vector(family, dimension, stem):
-    vector = _unit_gaussian(_seed(family, "word", stem), dimension)
-    vector.flags.writeable = False
-    return vector
+def _unit_rows(vectors):
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1)
+
+
+class _WordVectorCache:
+    """A thread-safe LRU cache of unit word vectors, keyed by model family and stem.
+
+    It holds at most ``maxsize`` vectors: 64 MB at 1024 dimensions, 192 MB at 3072.
+    """
+
+    def __init__(self, maxsize):
+        self.maxsize = maxsize
+        self._vectors = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, family, dimension, stems):
+        """Return the vectors of ``stems`` as rows of a ``(len(stems), dimension)`` array."""
+        keys = [(family, dimension, stem) for stem in stems]
+        with self._lock:
+            missing = [key for key in keys if key not in self._vectors]
+            if missing:
+                new_rows = _unit_rows(_gaussian_rows([_key(*key) for key in missing], dimension))
+                self._vectors.update(zip(missing, new_rows))
+            for key in keys:
+                self._vectors.move_to_end(key)
+            rows = np.stack([self._vectors[key] for key in keys])
+            while len(self._vectors) > self.maxsize:
+                self._vectors.popitem(last=False)
+        return rows
+
+
+_word_vectors = _WordVectorCache(maxsize=16384)
 
 
 def _bag_of_words(texts, family, dimension):
@@ -127,21 +167,14 @@ def _bag_of_words(texts, family, dimension):
     for weights in rows:
         for stem in weights:
             columns.setdefault(stem, len(columns))
-
-    counts = np.zeros((len(texts), len(columns)), dtype=np.float32)
-    for i, weights in enumerate(rows):
-        for stem, weight in weights.items():
-            counts[i, columns[stem]] = weight
     if not columns:
         return np.zeros((len(texts), dimension), dtype=np.float32)
 
-    word_vectors = np.stack([_word_vector(family, dimension, stem) for stem in columns])
-    return counts @ word_vectors
-
-
-def _normalize_rows(vectors):
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms > 0, norms, 1)
+    indptr = np.cumsum([0] + [len(weights) for weights in rows])
+    indices = [columns[stem] for weights in rows for stem in weights]
+    data = [weight for weights in rows for weight in weights.values()]
+    counts = scipy.sparse.csr_matrix((data, indices, indptr), shape=(len(texts), len(columns)))
+    return counts @ _word_vectors.get_many(family, dimension, list(columns))
 
 
 def full_vectors(texts, model):
@@ -149,12 +182,11 @@ def full_vectors(texts, model):
     family = canonical_model(model)
     dimension = CODESTRAL_FULL_DIMENSION if is_codestral(model) else MISTRAL_EMBED_DIMENSION
 
-    bags = _normalize_rows(_bag_of_words(texts, family, dimension))
-    text_components = np.stack(
-        [_unit_gaussian(_seed(family, "text", text), dimension) for text in texts]
-    )
+    bags = _unit_rows(_bag_of_words(texts, family, dimension))
+    text_keys = [_key(family, "text", text) for text in texts]
+    text_components = _unit_rows(_gaussian_rows(text_keys, dimension))
     vectors = bags + _TEXT_COMPONENT_WEIGHT * text_components
-    return _normalize_rows(vectors.astype(np.float64))
+    return _unit_rows(vectors.astype(np.float64))
 
 
 def fixed_point(texts, model, output_dimension=None):
