@@ -116,35 +116,46 @@ def block_remote_hosts(event, args):
         raise PermissionError(f"the benchmark connects only to 127.0.0.1, not to {host!r}")
 
 
-def embed_guide_httpx(texts, base_url, api_key, **_):
+# Each contender imports its packages and builds its client, then returns the call
+# that the child times: the embedding of ``texts`` into a float32 array.
+
+
+def guide_httpx(texts, base_url, api_key, **_):
     """Mistral's guide: chunks of 50, one request after the other (here with httpx)."""
     import httpx
 
-    rows = []
-    headers = {"Authorization": f"Bearer {api_key}"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=120) as client:
+    client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=120)
+
+    def embed():
+        rows = []
         for start in range(0, len(texts), GUIDE_CHUNK_SIZE):
             chunk = texts[start : start + GUIDE_CHUNK_SIZE]
             response = client.post("/embeddings", json={"model": MODEL, "input": chunk})
             response.raise_for_status()
             rows.extend(item["embedding"] for item in response.json()["data"])
-    return np.array(rows, dtype=np.float32)
+        return np.array(rows, dtype=np.float32)
+
+    return embed
 
 
-def embed_mistralai_sdk(texts, base_url, api_key, **_):
+def mistralai_sdk(texts, base_url, api_key, **_):
     """The guide's loop of 50 with the official SDK's ``client.embeddings.create``."""
     from mistralai.client import Mistral
 
     # The SDK appends /v1/embeddings to its server URL itself.
     client = Mistral(api_key=api_key, server_url=base_url.removesuffix("/v1"))
-    rows = []
-    for start in range(0, len(texts), GUIDE_CHUNK_SIZE):
-        response = client.embeddings.create(model=MODEL, inputs=texts[start : start + GUIDE_CHUNK_SIZE])
-        rows.extend(item.embedding for item in response.data)
-    return np.array(rows, dtype=np.float32)
+
+    def embed():
+        rows = []
+        for start in range(0, len(texts), GUIDE_CHUNK_SIZE):
+            response = client.embeddings.create(model=MODEL, inputs=texts[start : start + GUIDE_CHUNK_SIZE])
+            rows.extend(item.embedding for item in response.data)
+        return np.array(rows, dtype=np.float32)
+
+    return embed
 
 
-def embed_langchain(texts, base_url, api_key, notes, **_):
+def langchain(texts, base_url, api_key, notes, **_):
     """langchain-mistralai's ``embed_documents``, with its default settings."""
     from langchain_mistralai import MistralAIEmbeddings
 
@@ -153,34 +164,35 @@ def embed_langchain(texts, base_url, api_key, notes, **_):
         embeddings = MistralAIEmbeddings(model=MODEL, api_key=api_key, endpoint=base_url)
     if any("dummy tokenizer" in str(warning.message) for warning in caught):
         notes.append("no Hugging Face tokenizer offline: batches of 16,000 characters")
-    return np.array(embeddings.embed_documents(texts), dtype=np.float32)
+
+    return lambda: np.array(embeddings.embed_documents(texts), dtype=np.float32)
 
 
-def embed_vectorizer(texts, base_url, api_key_env, cache_dir, npy_path, **_):
+def vectorizer(texts, base_url, api_key_env, cache_dir, **_):
     """``MistralEmbeddingVectorizer.transform`` with its defaults and ``cache_dir``."""
     from sklearn_mistral import MistralEmbeddingVectorizer
 
-    vectorizer = MistralEmbeddingVectorizer(base_url=base_url, api_key_env=api_key_env, cache_dir=cache_dir)
-    return vectorizer.transform(texts)
+    estimator = MistralEmbeddingVectorizer(base_url=base_url, api_key_env=api_key_env, cache_dir=cache_dir)
+    return lambda: estimator.transform(texts)
 
 
-def load_npy(texts, npy_path, **_):
+def numpy_load(texts, npy_path, **_):
     """``numpy.load`` of the array that a vectorizer run saved."""
-    return np.load(npy_path)
+    return lambda: np.load(npy_path)
 
 
-def stay_idle(texts, **_):
-    """Do nothing: the memory of the interpreter, the imports and the texts."""
-    return None
+def idle(texts, **_):
+    """Nothing: the memory of the interpreter, the imports and the texts."""
+    return lambda: None
 
 
 CONTENDERS = {
-    "idle": stay_idle,
-    "guide-httpx": embed_guide_httpx,
-    "langchain": embed_langchain,
-    "mistralai-sdk": embed_mistralai_sdk,
-    "vectorizer": embed_vectorizer,
-    "numpy-load": load_npy,
+    "idle": idle,
+    "guide-httpx": guide_httpx,
+    "langchain": langchain,
+    "mistralai-sdk": mistralai_sdk,
+    "vectorizer": vectorizer,
+    "numpy-load": numpy_load,
 }
 
 # The package each contender needs beyond this project's own dependencies.
@@ -199,10 +211,7 @@ def run_child(args):
     sys.addaudithook(block_remote_hosts)
     texts = load_texts(args.dataset, args.n_texts)
     notes = []
-    contender = CONTENDERS[args.child]
-
-    started = time.perf_counter()
-    array = contender(
+    embed = CONTENDERS[args.child](
         texts,
         base_url=args.base_url,
         api_key=os.environ.get(args.api_key_env, ""),
@@ -211,6 +220,9 @@ def run_child(args):
         npy_path=args.npy_path,
         notes=notes,
     )
+
+    started = time.perf_counter()
+    array = embed()
     seconds = time.perf_counter() - started
     # Linux reports ru_maxrss in KiB.
     max_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -24,9 +24,12 @@ from sklearn.preprocessing import StandardScaler
 from _common import describe_usage, embedding_server, load_symptoms, make_vectorizer, parse_args, split_train_test
 from sklearn_mistral import track_usage
 
-# Components kept from the hashed word counts: a dense matrix of moderate size,
-# comparable with the 1024 dimensions of mistral-embed.
-N_SVD_COMPONENTS = 300
+# Hashed word-count columns: enough for the few thousand words of the data set, and
+# small enough that TruncatedSVD's dense work matrices stay a few tens of MB.
+N_HASHED_FEATURES = 2**14
+# Components kept by TruncatedSVD. Keep it well below the number of training texts:
+# StandardScaler would blow the near-zero trailing components up into noise.
+N_SVD_COMPONENTS = 100
 
 
 class FastTextVectorizer(TransformerMixin, BaseEstimator):
@@ -70,7 +73,7 @@ def main():
         print(f"{'features':<48} {'dimensions':>10} {'accuracy':>9}")
         for name, model in models.items():
             model.fit(X_train, y_train)
-            n_features = model[:-2].transform(X_test[:1]).shape[1]
+            n_features = model[-1].n_features_in_
             accuracy = accuracy_score(y_test, model.predict(X_test))
             print(f"{name:<48} {n_features:>10} {accuracy:>9.2%}")
 
@@ -84,7 +87,7 @@ def make_models(vectorizer, source, fasttext_model):
         # TF-IDF features are sparse: centring them would make them dense.
         "TfidfVectorizer": make_pipeline(TfidfVectorizer(), StandardScaler(with_mean=False), classifier()),
         f"HashingVectorizer + TruncatedSVD({N_SVD_COMPONENTS})": make_pipeline(
-            HashingVectorizer(),
+            HashingVectorizer(n_features=N_HASHED_FEATURES),
             TruncatedSVD(n_components=N_SVD_COMPONENTS, random_state=0),
             StandardScaler(),
             classifier(),

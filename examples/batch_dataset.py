@@ -31,8 +31,9 @@ def main():
 
     with embedding_service() as service, track_usage() as usage:
         vectorizer = make_vectorizer(args, service, progress_bar=True)
-        print(f"Embedding {len(texts)} texts in batches of at most {vectorizer.batch_size} texts "
-              f"and {vectorizer.max_tokens_per_request} tokens, {vectorizer.max_concurrency} requests at a time.")
+        print_estimate(vectorizer.estimate_cost(texts))
+        print(f"Embedding in batches of at most {vectorizer.batch_size} texts and "
+              f"{vectorizer.max_tokens_per_request} tokens, {vectorizer.max_concurrency} requests at a time.")
         X = vectorizer.transform(texts)
 
     path = output_path(args, FILENAME)
@@ -40,8 +41,17 @@ def main():
 
     print(f"Saved X {X.shape} {X.dtype} with {len(set(labels))} distinct labels to {path}")
     print(describe_usage(usage))
-    print(f"Estimated cost of this run: ${estimate_cost(usage.n_tokens):.6f} "
-          f"({usage.n_tokens} tokens at ${USD_PER_MILLION_TOKENS:.2f} per million tokens of mistral-embed)")
+    print(f"Cost of this run: ${estimate_cost(usage.n_tokens):.6f} "
+          f"({usage.n_tokens} tokens billed at ${USD_PER_MILLION_TOKENS:.2f} per million tokens of mistral-embed)")
+
+
+def print_estimate(estimate):
+    """Print what the transform is about to send and cost, worked out before sending."""
+    price = "no list price known" if estimate.usd is None else f"estimated ${estimate.usd:.6f}"
+    print(
+        f"Before sending: {estimate.n_texts} texts, {estimate.n_distinct} distinct, {estimate.n_cached} "
+        f"already cached; {estimate.n_tokens} tokens to bill in {estimate.n_requests} requests ({price})."
+    )
 
 
 if __name__ == "__main__":

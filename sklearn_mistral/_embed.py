@@ -31,10 +31,6 @@ _DEFAULT_DIMENSIONS = {"mistral-embed": 1024, "codestral-embed": 1536}
 # Sizes seen in answers from models this package does not know, per endpoint and model.
 _observed_dimensions = {}
 
-# Cache hits are copied into the output this many at a time, bounding the temporary copy.
-_HITS_PER_CHUNK = 1024
-
-
 @dataclasses.dataclass(frozen=True)
 class EmbeddingSettings:
     """The vectorizer's parameters, as one transform uses them."""
@@ -122,15 +118,11 @@ def _read_hits(store, keys, output, n_features, settings, stats):
     if store is None:
         return list(range(stats.n_distinct))
 
-    hits = store.get_many(keys, stored_length(n_features, settings.output_dtype))
-    stats.n_cache_hits = len(hits)
-    ids = sorted(hits)
-    for start in range(0, len(ids), _HITS_PER_CHUNK):
-        chunk = ids[start : start + _HITS_PER_CHUNK]
-        output.put(chunk, np.stack([hits.pop(i) for i in chunk]))
-
-    found = set(ids)
-    return [j for j in range(stats.n_distinct) if j not in found]
+    # Each chunk of hits goes straight into the output, so no second output-sized copy
+    # of the vectors is ever held.
+    found = store.read_into(keys, stored_length(n_features, settings.output_dtype), output.put)
+    stats.n_cache_hits = int(np.count_nonzero(found))
+    return np.flatnonzero(~found).tolist()
 
 
 def _fetch_missing(unique, missing, keys, store, output, inverse, settings, stats):

@@ -13,6 +13,14 @@ from ._errors import (
     ServerError,
 )
 
+try:
+    # orjson parses numbers about six times faster than the json module (28 ms against
+    # 5 ms for a 128 x 1024 response, benchmarks/bench_embeddings.py), and it returns the
+    # same float for every decimal. It is optional: the json module does the same work.
+    from orjson import loads as _loads
+except ImportError:
+    _loads = json.loads
+
 __all__ = ["error_from_response", "is_limit_error", "parse_embeddings"]
 
 # Fragments of the 400 messages Mistral sends when a batch breaks a request limit:
@@ -45,8 +53,10 @@ def parse_embeddings(response, n_inputs, n_features, dtype):
 
 
 def _json_body(response):
+    # Both decoders raise a ValueError subclass; orjson also rejects NaN and Infinity,
+    # which are not JSON and which no embedding may contain.
     try:
-        return json.loads(response.content)
+        return _loads(response.content)
     except ValueError:
         kind = response.headers.get("content-type", "unknown content type")
         raise _format_error(response, f"the body is not JSON ({kind}): {response.text[:80]!r}") from None

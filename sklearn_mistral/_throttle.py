@@ -91,6 +91,7 @@ class Throttle:
         self._next_start = 0.0
         self._accepted = collections.deque()
         self._since_limited = 0
+        self._longest_wait = 0.0
 
     async def __aenter__(self):
         await self._slots.acquire()
@@ -137,3 +138,9 @@ class Throttle:
             self._interval = max(self._interval, paced) if self._interval else paced
         else:
             self._interval = max(self._interval * 2, wait, 0.05)
+
+        # The accepted rate falls with the pace itself, so without this bound a run of
+        # 429s widened the gap between starts without limit (16 s after eight 429s that
+        # each asked for 50 ms). No gap needs to exceed the longest wait the server asked.
+        self._longest_wait = max(self._longest_wait, wait)
+        self._interval = min(self._interval, max(self._longest_wait, 0.05))
