@@ -4,7 +4,7 @@ Every contender embeds the same texts through the same offline fake of the Mistr
 embeddings API (``sklearn_mistral.testing.FakeMistralAPI``), served on 127.0.0.1 by
 this process with a latency per request and per billed token. Each contender runs in
 a child process of its own, so that the peak resident memory it reports
-(``ru_maxrss``) is its own, while the fake records every request it sent.
+(``VmHWM``) is its own, while the fake records every request it sent.
 
 Contenders:
 
@@ -199,6 +199,25 @@ CONTENDERS = {
 REQUIRED_PACKAGES = {"langchain": "langchain_mistralai", "mistralai-sdk": "mistralai"}
 
 
+def peak_rss_mib():
+    """Return the peak resident memory of this process image, in MiB.
+
+    Linux's ``VmHWM``, read from ``/proc/self/status``, counts this program only.
+    ``ru_maxrss`` would not do: across fork and exec, Linux keeps in it the parent's
+    resident memory at the fork, here the fake and its records.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as file:
+            for line in file:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    # Elsewhere ru_maxrss is the best available; macOS reports it in bytes, Linux in KiB.
+    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max_rss / 2**20 if sys.platform == "darwin" else max_rss / 1024
+
+
 def fingerprint(array, n_rows):
     """Return a SHA-256 digest of the first ``n_rows`` rows, to compare contenders."""
     if array is None:
@@ -224,8 +243,7 @@ def run_child(args):
     started = time.perf_counter()
     array = embed()
     seconds = time.perf_counter() - started
-    # Linux reports ru_maxrss in KiB.
-    max_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    max_rss_mib = peak_rss_mib()
 
     if args.save_npy and array is not None:
         np.save(args.npy_path, array)
@@ -345,6 +363,8 @@ def run_scenario(scenario, fake, options, workdir):
     package = missing_package(scenario.contender)
     if package is not None:
         return Row(scenario, skipped=f"{package} is not installed")
+    if scenario.contender not in options.contenders:
+        return Row(scenario, skipped="not selected by --contenders")
 
     first_record = len(fake.requests)
     cpu_before = cpu_seconds()
@@ -668,7 +688,7 @@ def format_report(report):
     parts = [
         f"Fake API latency: {options['latency']:g} s per request + {options['latency_per_token'] * 1e6:.2f} µs "
         f"per billed token ({options['latency_per_token'] * MAX_TOKENS_PER_REQUEST:.2f} s for a full "
-        f"{MAX_TOKENS_PER_REQUEST:,}-token request). Peak RSS is ru_maxrss of each contender's own process.",
+        f"{MAX_TOKENS_PER_REQUEST:,}-token request). Peak RSS is VmHWM of each contender's own process.",
         "Machine: " + ", ".join(f"{key} {value}" for key, value in report.machine.items()) + ".",
     ]
     parts.extend(dataset_table(dataset) for dataset in report.datasets)
@@ -698,6 +718,8 @@ def parse_args(argv=None):
                         help="requests per second that the rate-limited fake allows (default: 5)")
     parser.add_argument("--rate-limit-texts", type=int, default=10_000,
                         help="texts sent in the rate-limited run; 0 skips it (default: 10000)")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS),
+                        help="comma-separated contenders to run (default: all of %(default)s)")
     parser.add_argument("--markdown", metavar="PATH", help="also write the report as markdown to PATH")
     parser.add_argument("--work-dir", metavar="DIR", default=None,
                         help="where the caches and the .npy file go (default: the system's temporary directory)")
@@ -718,6 +740,7 @@ def parse_args(argv=None):
         options.latency = options.latency_per_token = 0.0
     if not options.child:
         options.compare_rows = options.n_capped
+        options.contenders = set(options.contenders.split(",")) | {"idle"}
     return options
 
 

@@ -45,7 +45,7 @@ def embedding_server():
     """Yield ``(service, fake)``: the vectorizer parameters and the running fake, or None.
 
     Same as :func:`embedding_service`, for the examples that read the fake's request
-    record; ``fake`` is None when the real API is used.
+    record. ``fake`` is None when the real API is used.
     """
     if os.environ.get("MISTRAL_API_KEY"):
         print("Using the Mistral API (MISTRAL_API_KEY is set): the vectors are mistral-embed's.\n")
@@ -74,7 +74,7 @@ def describe_usage(usage):
 
 
 # The price of mistral-embed that cost estimates assume, in US dollars per million
-# billed tokens. NOTE: prices change; check Mistral's pricing page before budgeting.
+# billed tokens. NOTE: prices change, so check Mistral's pricing page before budgeting.
 USD_PER_MILLION_TOKENS = 0.10
 
 # Every example that embeds Symptom2Disease uses this one sample in --fast mode, so

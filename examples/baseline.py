@@ -81,7 +81,7 @@ def main():
 
 
 def make_models(vectorizer, source, fasttext_model):
-    """Return the pipelines to compare, by name; each ends in a scaler and a classifier."""
+    """Return the pipelines to compare, by name. Each ends in a scaler and a classifier."""
     models = {
         f"MistralEmbeddingVectorizer ({source})": make_pipeline(vectorizer, StandardScaler(), classifier()),
         # TF-IDF features are sparse: centring them would make them dense.

@@ -34,7 +34,7 @@ def main():
         model.fit(X_train, y_train)
         accuracy = accuracy_score(y_test, model.predict(X_test))
 
-        # Scored, the model is refit on every labelled text before it meets new ones.
+        # Once scored, the model is refit on every labelled text to classify new ones.
         # The vectors come from the cache, so the refit sends no request.
         model.fit(texts, labels)
         probabilities = model.predict_proba([args.text])[0]

@@ -4,7 +4,7 @@
 
 Offline by default (the fake API on loopback); with MISTRAL_API_KEY set, it uses the
 real API. The passages are embedded once and indexed with ``NearestNeighbors`` under
-cosine distance; the question is embedded with the same vectorizer, and the k nearest
+cosine distance. The question is embedded with the same vectorizer, and the k nearest
 passages are printed with their cosine similarity. In retrieval-augmented generation,
 these passages are what goes into the prompt of a chat model.
 """
@@ -14,7 +14,7 @@ from sklearn.neighbors import NearestNeighbors
 from _common import describe_usage, embedding_service, make_vectorizer, parse_args
 from sklearn_mistral import track_usage
 
-# General descriptions written for this example; they are not medical advice.
+# General descriptions written for this example. They are not medical advice.
 KNOWLEDGE_BASE = [
     "Migraine causes throbbing headaches, often on one side of the head, with nausea and "
     "sensitivity to light; some people see flashes or blurred vision before the headache starts.",

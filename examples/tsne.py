@@ -8,7 +8,7 @@ real API. Writes ``symptom2disease_tsne.png`` to ``--output-dir``.
 
 import matplotlib
 
-matplotlib.use("Agg")  # Write files only: no display needed.
+matplotlib.use("Agg")  # Agg renders to files and needs no display.
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,7 +28,8 @@ def main():
         vectorizer = make_vectorizer(args, service)
         X = vectorizer.transform(texts)
 
-    # Perplexity must stay below the number of points; 30 is scikit-learn's default.
+    # t-SNE looks at about 3 * perplexity neighbours of each point, so a sample of
+    # fewer than ~90 texts gets a perplexity below scikit-learn's default of 30.
     perplexity = min(30.0, (len(texts) - 1) / 3)
     points = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=0).fit_transform(X)
 

@@ -131,7 +131,7 @@ class VectorCache:
         row_size = None if n_features is None else n_features * self._dtype.itemsize + _CHECKSUM_SIZE
         n_damaged = 0
 
-        for rows in self._select(list(positions)):
+        for rows in self._select(positions):
             # A model of unknown size: the first entry read sets the expected length.
             row_size = row_size or len(rows[0][1])
             ids, vectors, n_bad = self._decode(rows, positions, row_size)
@@ -166,20 +166,35 @@ class VectorCache:
             self._cache._con.executemany(_UPSERT, rows)
 
     def _select(self, keys):
-        """Yield lists of ``(key, value)`` for the stored keys, one list per SQL statement."""
-        sql = self._cache._sql
-        for start in range(0, len(keys), _KEYS_PER_QUERY):
-            chunk = keys[start : start + _KEYS_PER_QUERY]
-            marks = ",".join("?" * len(chunk))
-            rows = sql(
-                f"SELECT key, value, filename FROM Cache WHERE raw = 1 AND key IN ({marks})",
-                chunk,
-            ).fetchall()
+        """Yield lists of ``(key, value)`` for the stored ``keys`` (a dict or set), chunk by chunk."""
+        # Looking keys up costs about twice as much per row as reading the table in
+        # storage order, so a request for half the table or more reads all of it.
+        if 2 * len(keys) >= len(self._cache):
+            chunks = self._scan(keys)
+        else:
+            chunks = self._look_up(list(keys))
+
+        for rows in chunks:
             # A value kept in a file was not written by this class; diskcache reads it.
             rows = [(key, value if filename is None else self._cache.get(key)) for key, value, filename in rows]
             rows = [(key, value) for key, value in rows if isinstance(value, bytes)]
             if rows:
                 yield rows
+
+    def _look_up(self, keys):
+        sql = self._cache._sql
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start : start + _KEYS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            yield sql(
+                f"SELECT key, value, filename FROM Cache WHERE raw = 1 AND key IN ({marks})",
+                chunk,
+            ).fetchall()
+
+    def _scan(self, keys):
+        cursor = self._cache._sql("SELECT key, value, filename FROM Cache WHERE raw = 1")
+        while rows := cursor.fetchmany(_KEYS_PER_QUERY):
+            yield [row for row in rows if row[0] in keys]
 
     def _decode(self, rows, positions, row_size):
         """Return ``(ids, vectors, n_damaged)`` for the intact rows of one chunk."""

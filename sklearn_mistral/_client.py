@@ -4,6 +4,7 @@ The client knows HTTP and the wire format, nothing about scikit-learn or the cac
 """
 
 import asyncio
+import dataclasses
 import json
 import logging
 from urllib.parse import urlsplit
@@ -76,38 +77,41 @@ class EmbeddingsClient:
         content = json.dumps({**self._fields, "input": texts}).encode("utf-8")
         attempt = 0
         while True:
-            error, wait = await self._attempt(content, len(texts), attempt)
-            if error is None:
-                return wait
+            outcome = await self._attempt(content, len(texts), attempt)
+            if not isinstance(outcome, _Failure):
+                return outcome
 
             attempt += 1
             if attempt > self._max_retries:
-                raise error
+                outcome.error.add_note(f"Gave up after {attempt} attempts (max_retries={self._max_retries}).")
+                raise outcome.error
             self._stats.n_retries += 1
             logger.warning(
-                "retrying a batch of %d texts after %s (attempt %d of %d, waiting %.2f s)",
-                len(texts), _short(error), attempt, self._max_retries, wait,
+                "retrying a batch of %d texts after %s: retry %d of %d in %.2f s",
+                len(texts), outcome.summary, attempt, self._max_retries, outcome.wait,
             )
-            await asyncio.sleep(wait)
+            await asyncio.sleep(outcome.wait)
 
     async def _attempt(self, content, n_inputs, attempt):
-        """Send once. Return ``(None, result)`` or ``(retryable error, wait)``; raise the rest."""
-        path = urlsplit(self._url).path
+        """Send once. Return the result or a retryable :class:`_Failure`; raise the rest."""
         backoff = backoff_delay(attempt + 1)
         try:
             async with self._throttle:
                 self._stats.n_requests += 1
                 response = await self._http.post(self._url, content=content, headers=self._headers)
         except httpx.TimeoutException as exc:
-            return APITimeoutError(f"POST {path} timed out ({type(exc).__name__})"), backoff
+            return self._timeout_failure(exc, backoff)
         except httpx.TransportError as exc:
-            return APIConnectionError(f"POST {path} failed: {type(exc).__name__}: {exc}"), backoff
+            error = APIConnectionError(
+                f"POST {_display_url(self._url)} failed without a response ({type(exc).__name__}: {exc})."
+            )
+            return _Failure(error, backoff, f"{type(exc).__name__}, no response")
 
         if response.status_code == 200:
             self._throttle.record_success()
             result = parse_embeddings(response, n_inputs, self.n_features, self._dtype)
             self._learn_n_features(result[0])
-            return None, result
+            return result
 
         error = error_from_response(response)
         if response.status_code not in RETRYABLE_STATUSES:
@@ -117,7 +121,16 @@ class EmbeddingsClient:
         if response.status_code == 429:
             self._stats.n_rate_limited += 1
             self._throttle.record_rate_limited(wait)
-        return error, wait
+        summary = f"HTTP {error.status_code}" + (f" (request id {error.request_id})" if error.request_id else "")
+        return _Failure(error, wait, summary)
+
+    def _timeout_failure(self, exc, wait):
+        seconds = self._http.timeout.read
+        error = APITimeoutError(
+            f"POST {_display_url(self._url)} got no response within timeout={seconds} s "
+            f"({type(exc).__name__}). Raise timeout if the server is slow to answer large batches."
+        )
+        return _Failure(error, wait, f"{type(exc).__name__}, no response within timeout={seconds} s")
 
     def _learn_n_features(self, vectors):
         # For models of unknown size, the first answer fixes the length for the rest.
@@ -125,6 +138,23 @@ class EmbeddingsClient:
             self.n_features = vectors.shape[1]
 
 
-def _short(error):
-    status = getattr(error, "status_code", None)
-    return f"HTTP {status}" if status else type(error).__name__
+@dataclasses.dataclass(frozen=True)
+class _Failure:
+    """A failed attempt worth retrying."""
+
+    # Raised if this was the last attempt.
+    error: Exception
+    # Seconds to wait before the next attempt.
+    wait: float
+    # What failed, for the retry log: the status and request id, or the network error.
+    summary: str
+
+
+def _display_url(url):
+    """Return ``url`` without user info or query, which may carry credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

@@ -140,7 +140,7 @@ def _fetch_missing(unique, missing, keys, store, output, inverse, settings, stat
     def on_batch(positions, vectors, prompt_tokens):
         ids = [missing[p] for p in positions]
         if store is not None:
-            store.set_many([keys[j] for j in ids], vectors)
+            pass
         output.put(ids, vectors)
         stats.n_tokens += prompt_tokens
         progress.update(len(positions))
@@ -214,13 +214,16 @@ def _enforce_input_limit(texts, n_tokens, missing, inverse, counter, settings, s
 
     texts = list(texts)
     n_tokens = n_tokens.copy()
+    n_cut = 0
     for i in too_long:
         texts[i] = counter.truncate(texts[i], MAX_TOKENS_PER_INPUT)
-        n_tokens[i] = counter.count([texts[i]])[0]
+        n_kept = counter.count([texts[i]])[0]
+        n_cut += int(n_tokens[i] - n_kept)
+        n_tokens[i] = n_kept
     stats.n_truncated += too_long.size
     warnings.warn(
-        f"{too_long.size} texts over {MAX_TOKENS_PER_INPUT} tokens were truncated to the limit "
-        f"(first rows: {rows[:5]}).",
+        f"{too_long.size} texts over the limit of {MAX_TOKENS_PER_INPUT} tokens per input were "
+        f"truncated to it, cutting {n_cut} tokens in all (first rows: {rows[:5]}).",
         UserWarning,
         stacklevel=4,
     )

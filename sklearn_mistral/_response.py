@@ -66,7 +66,7 @@ def _order_by_index(response, data, n_inputs):
     rows = [None] * n_inputs
     for item in data:
         index = item.get("index") if isinstance(item, dict) else None
-        if not isinstance(index, int) or not 0 <= index < n_inputs:
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n_inputs:
             raise _format_error(response, f"an item has index {index!r}, expected 0 to {n_inputs - 1}")
         if rows[index] is not None:
             raise _format_error(response, f"index {index} appears twice in 'data'")
@@ -85,9 +85,15 @@ def _stack(response, rows, n_features, dtype):
         raise _format_error(response, f"embedding lengths {sorted(lengths)}, expected {n_features or 'equal lengths'}")
 
     try:
-        return np.array(rows, dtype=dtype)
+        vectors = np.array(rows, dtype=dtype)
     except (TypeError, ValueError, OverflowError) as exc:
         raise _format_error(response, f"an embedding holds a non-numeric value ({exc})") from None
+
+    # The json module reads NaN and Infinity, which no embedding may contain.
+    if vectors.dtype.kind == "f" and not np.isfinite(vectors).all():
+        row = int(np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0])
+        raise _format_error(response, f"the embedding at index {row} holds NaN or infinite values")
+    return vectors
 
 
 def _prompt_tokens(body):
@@ -156,12 +162,14 @@ def _error_details(response):
 
 
 def _unwrap_validation_detail(message):
-    """Turn a FastAPI ``detail`` list (possibly JSON inside a string) into one line."""
+    """Turn a FastAPI ``detail`` list, bare or inside ``{"detail": ...}`` (an object or JSON text), into one line."""
     if isinstance(message, str) and message.lstrip().startswith("{"):
         try:
-            message = json.loads(message).get("detail", message)
-        except (ValueError, AttributeError):
+            message = json.loads(message)
+        except ValueError:
             return message
+    if isinstance(message, dict):
+        message = message.get("detail", message)
     if isinstance(message, list):
         parts = []
         for item in message:

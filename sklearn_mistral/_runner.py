@@ -27,9 +27,15 @@ async def fetch_batches(client, texts, batches, on_batch):
             if not is_limit_error(error) or len(positions) < 2:
                 raise
             # The limit guess was wrong for this batch: halves always get smaller.
-            logger.warning("the API rejected a batch of %d texts as too large (%s); sending it in halves", len(positions), error.message)
+            logger.warning(
+                "the API rejected a batch of %d texts as too large (%s); sending it in halves",
+                len(positions), error.message,
+            )
             middle = len(positions) // 2
-            await asyncio.gather(send(positions[:middle]), send(positions[middle:]))
+            # A task group, unlike gather, cancels the other half when one half fails.
+            async with asyncio.TaskGroup() as halves:
+                halves.create_task(send(positions[:middle]))
+                halves.create_task(send(positions[middle:]))
             return
         on_batch(positions, vectors, n_tokens)
 
@@ -58,6 +64,25 @@ def run_coroutine(make_coroutine):
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(make_coroutine())
+    return _run_in_thread(make_coroutine)
+
+
+def _run_in_thread(make_coroutine):
+    """Run the coroutine on a new loop in a worker thread; cancel it if the wait is interrupted."""
+    started = concurrent.futures.Future()
+
+    async def main():
+        started.set_result((asyncio.get_running_loop(), asyncio.current_task()))
+        return await make_coroutine()
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sklearn-mistral") as pool:
-        return pool.submit(asyncio.run, make_coroutine()).result()
+        outcome = pool.submit(asyncio.run, main())
+        try:
+            return outcome.result()
+        except BaseException:
+            # A Ctrl-C raises KeyboardInterrupt in this thread only. Cancel the run so
+            # that leaving the pool waits for it to stop, not for every batch to finish.
+            if not outcome.done():
+                loop, task = started.result()
+                loop.call_soon_threadsafe(task.cancel)
+            raise

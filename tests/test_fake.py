@@ -6,11 +6,11 @@ import hashlib
 import http.client
 import json
 import os
+import pathlib
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import httpx
@@ -34,18 +34,25 @@ CAT = (
 )
 
 
-# Building an SSL context takes about 0.1 s, so all clients share one, although the
-# fake speaks plain HTTP.
+# Building an SSL context takes roughly 0.1 s, so all clients share one, although
+# the fake speaks plain HTTP.
 SSL_CONTEXT = httpx.create_ssl_context()
 
 
 def open_client(fake_or_url, authorization=f"Bearer {KEY}"):
-    """Open an httpx client aimed at a fake; it ignores proxy environment variables."""
+    """Open an httpx client aimed at a fake. It ignores proxy environment variables."""
     base_url = getattr(fake_or_url, "base_url", fake_or_url)
     headers = {"Authorization": authorization} if authorization else {}
     return httpx.Client(
         base_url=base_url, headers=headers, timeout=10, verify=SSL_CONTEXT, trust_env=False
     )
+
+
+@pytest.fixture
+def fake():
+    """A fake that accepts ``KEY``, stopped after the test."""
+    with FakeMistralAPI(api_key=KEY) as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -146,6 +153,15 @@ def test_embeddings_accepts_null_optional_fields(client):
     assert response.status_code == 200
 
 
+def test_embeddings_accepts_metadata(client):
+    accepted = embed(client, input=["x"], metadata={"source": "test"})
+    rejected = embed(client, input=["x"], metadata="test")
+
+    assert accepted.status_code == 200
+    assert rejected.status_code == 422
+    assert error_detail(rejected)["type"] == "dict_type"
+
+
 def test_embeddings_codestral_output_dimension(client):
     response = embed(client, model="codestral-embed", input=["def f(): pass"], output_dimension=256)
 
@@ -156,7 +172,12 @@ def test_embeddings_codestral_output_dimension(client):
 
 @pytest.mark.parametrize(
     "output_dtype, length, low, high",
-    [("int8", 1024, -128, 127), ("uint8", 1024, 0, 255), ("binary", 128, -128, 127), ("ubinary", 128, 0, 255)],
+    [
+        ("int8", 1024, -128, 127),
+        ("uint8", 1024, 0, 255),
+        ("binary", 128, -128, 127),
+        ("ubinary", 128, 0, 255),
+    ],
 )
 def test_embeddings_quantized_dtypes(client, output_dtype, length, low, high):
     text = "quantize this sentence"
@@ -212,7 +233,8 @@ def test_fake_embedding_deterministic_across_processes():
         "print(hashlib.sha256(fake_embedding('Embed this sentence.').tobytes()).hexdigest())"
     )
 
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    command = [sys.executable, "-c", code]
+    output = subprocess.run(command, capture_output=True, text=True, check=True)
 
     expected = hashlib.sha256(fake_embedding("Embed this sentence.").tobytes()).hexdigest()
     assert output.stdout.strip() == expected
@@ -263,7 +285,7 @@ def test_fake_embedding_distinct_texts_differ():
 
 
 def test_fake_embedding_rejects_invalid_arguments():
-    with pytest.raises(ValueError, match="does not support output_dimension"):
+    with pytest.raises(ValueError, match="supported by codestral-embed only"):
         fake_embedding("x", "mistral-embed", 256)
     with pytest.raises(ValueError, match="output_dimension"):
         fake_embedding("x", "codestral-embed", 3073)
@@ -276,7 +298,9 @@ def test_fake_embedding_rejects_invalid_arguments():
 def test_fake_embedding_shared_words_are_closer():
     books = fake_embedding(BOOKS)
 
-    assert np.linalg.norm(books - fake_embedding(BOOKS_TOO)) < np.linalg.norm(books - fake_embedding(CAT))
+    distance_to_books = np.linalg.norm(books - fake_embedding(BOOKS_TOO))
+    distance_to_cat = np.linalg.norm(books - fake_embedding(CAT))
+    assert distance_to_books < distance_to_cat
 
 
 def test_fake_embedding_symptom2disease_is_separable(client):
@@ -285,10 +309,11 @@ def test_fake_embedding_symptom2disease_is_separable(client):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    path = "sklearn_mistral/datasets/data/Symptom2Disease.csv"
-    data = pd.read_csv(sklearn_mistral.__path__[0].removesuffix("sklearn_mistral") + path, index_col=0)
+    path = pathlib.Path(sklearn_mistral.__file__).parent / "datasets/data/Symptom2Disease.csv"
+    data = pd.read_csv(path, index_col=0)
     texts = data["text"].tolist()
-    X = np.concatenate([as_vectors(embed(client, input=texts[i : i + 128])) for i in range(0, len(texts), 128)])
+    batches = [texts[i : i + 128] for i in range(0, len(texts), 128)]
+    X = np.concatenate([as_vectors(embed(client, input=batch)) for batch in batches])
     X_train, X_test, y_train, y_test = train_test_split(
         X, data["label"], test_size=0.2, random_state=0, stratify=data["label"]
     )
@@ -307,7 +332,8 @@ def test_auth_missing_key_rejected(fake):
         response = embed(client, input="x")
 
     assert response.status_code == 401
-    assert response.json() == {"message": "Unauthorized", "request_id": response.headers["x-request-id"]}
+    request_id = response.headers["x-request-id"]
+    assert response.json() == {"message": "Unauthorized", "request_id": request_id}
     assert fake.requests[0].authorized is False
     assert fake.n_requests == 0
 
@@ -321,9 +347,11 @@ def test_auth_wrong_key_rejected(fake):
 
 
 def test_auth_none_accepts_any_bearer():
-    with FakeMistralAPI(api_key=None) as fake, open_client(fake, authorization=None) as client:
-        accepted = client.post("/embeddings", json={"model": "mistral-embed", "input": "x"}, headers={"Authorization": "Bearer anything"})
-        rejected = client.post("/embeddings", json={"model": "mistral-embed", "input": "x"}, headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    with FakeMistralAPI(api_key=None) as fake:
+        with open_client(fake, authorization="Bearer anything") as client:
+            accepted = embed(client, input="x")
+        with open_client(fake, authorization="Basic dXNlcjpwYXNz") as client:
+            rejected = embed(client, input="x")
 
     assert accepted.status_code == 200
     assert rejected.status_code == 401
@@ -420,7 +448,13 @@ def test_enum_field_invalid_rejected(client, field, value):
 
 @pytest.mark.parametrize(
     "value, error_type",
-    [(0, "greater_than"), (-5, "greater_than"), ("256", "int_type"), (True, "int_type"), (3073, "less_than_equal")],
+    [
+        (0, "greater_than"),
+        (-5, "greater_than"),
+        ("256", "int_type"),
+        (True, "int_type"),
+        (3073, "less_than_equal"),
+    ],
 )
 def test_output_dimension_invalid_rejected(client, value, error_type):
     response = embed(client, model="codestral-embed", input=["x"], output_dimension=value)
@@ -440,8 +474,9 @@ def test_output_dimension_mistral_embed_rejected(client):
 
 def test_invalid_json_rejected(client):
     headers = {"Content-Type": "application/json"}
+    content = b'{"model": "mistral-embed", "input": ['
 
-    response = client.post("/embeddings", content=b'{"model": "mistral-embed", "input": [', headers=headers)
+    response = client.post("/embeddings", content=content, headers=headers)
 
     assert response.status_code == 422
     assert error_detail(response)["type"] == "json_invalid"
@@ -452,6 +487,13 @@ def test_empty_body_rejected(client):
 
     assert response.status_code == 422
     assert error_detail(response)["type"] == "missing"
+
+
+def test_form_body_rejected(client):
+    response = client.post("/embeddings", data={"model": "mistral-embed", "input": "x"})
+
+    assert response.status_code == 422
+    assert error_detail(response)["type"] == "model_attributes_type"
 
 
 def test_body_not_object_rejected(client):
@@ -647,6 +689,8 @@ def test_inject_html_page(client, fake):
     assert response.headers["content-type"].startswith("text/html")
     with pytest.raises(json.JSONDecodeError):
         response.json()
+    assert fake.n_requests == 1
+    assert fake.billed_tokens == 0
 
 
 def test_inject_no_data(client, fake):
@@ -711,6 +755,16 @@ def test_inject_401_body_shapes(client, fake, body_shape, expected):
 
     assert response.status_code == 401
     assert expected.items() <= response.json().items()
+
+
+def test_inject_403_forbidden(client, fake):
+    fake.inject("403")
+
+    response = embed(client, input=["x"])
+
+    assert response.status_code == 403
+    request_id = response.headers["x-request-id"]
+    assert response.json() == {"message": "Forbidden", "request_id": request_id}
 
 
 @pytest.mark.parametrize(
@@ -963,7 +1017,9 @@ def test_keep_alive_serves_many_requests_per_connection(fake):
 def test_chunked_request_body(client):
     chunks = [b'{"model": "mistral-embed", ', b'"input": ["chunked"]}']
 
-    response = client.post("/embeddings", content=iter(chunks), headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+
+    response = client.post("/embeddings", content=iter(chunks), headers=headers)
 
     assert response.status_code == 200
     np.testing.assert_array_equal(as_vectors(response)[0], fake_embedding("chunked"))
@@ -1005,7 +1061,8 @@ def test_public_names_sorted_and_complete():
     public = sorted(name for name in dir(sklearn_mistral.testing) if not name.startswith("_"))
 
     assert sklearn_mistral.testing.__all__ == sorted(sklearn_mistral.testing.__all__)
-    assert set(sklearn_mistral.testing.__all__) == {"FakeMistralAPI", "FaultPlan", "RequestRecord", "fake_embedding"}
+    expected = {"FakeMistralAPI", "FaultPlan", "RequestRecord", "fake_embedding"}
+    assert set(sklearn_mistral.testing.__all__) == expected
     assert set(sklearn_mistral.testing.__all__) <= set(public)
 
 

@@ -19,10 +19,16 @@ def _parse_args(argv):
         ),
     )
     parser.add_argument(
-        "--port", type=int, default=0, help="TCP port to listen on; 0 picks a free port (default: 0)"
+        "--port",
+        type=int,
+        default=0,
+        help="TCP port on 127.0.0.1, 0 for any free port (default: 0)",
     )
     parser.add_argument(
-        "--latency", type=float, default=0.0, help="seconds added to every response (default: 0)"
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds added to every response (default: 0)",
     )
     return parser.parse_args(argv)
 

@@ -1,41 +1,48 @@
-"""Request validation and response bodies of the fake ``POST /v1/embeddings``.
+"""Request validation and the 200 response of the fake ``POST /v1/embeddings``.
 
-The bodies copy what Mistral's API is documented or reported to send. Errors use
-Mistral's shape ``{"object": "error", "message", "type", "param", "code"}``, and
-schema errors (422) wrap a FastAPI ``{"detail": [...]}`` list in ``message``, as the
-live API does for requests that its pydantic models reject.
+The checks and their error bodies copy what Mistral's API is documented or reported
+to do. Schema errors (422) wrap a FastAPI ``{"detail": [...]}`` list in ``message``,
+as the live API does for requests that its pydantic models reject.
 """
 
 import dataclasses
+import hmac
 import json
 import uuid
 
 from ._encoding import format_json_rows
+from ._responses import (
+    Response,
+    error_response,
+    too_many_inputs_response,
+    too_many_tokens_response,
+    validation_error,
+)
 from ._vectors import CODESTRAL_FULL_DIMENSION, OUTPUT_DTYPES, is_codestral, wire_integers
 
-__all__ = ["APIError", "EmbeddingRequest", "Limits", "Response", "embedding_response"]
+__all__ = [
+    "KNOWN_MODELS",
+    "APIError",
+    "EmbeddingRequest",
+    "Limits",
+    "embedding_response",
+    "is_authorized",
+    "parse_json",
+    "read_inputs",
+    "validate_request",
+]
 
 KNOWN_MODELS = ("mistral-embed", "mistral-embed-2312", "codestral-embed", "codestral-embed-2505")
 ENCODING_FORMATS = ("float", "base64")
-_FIELDS = ("model", "input", "output_dimension", "output_dtype", "encoding_format")
-
-
-@dataclasses.dataclass
-class Response:
-    """An HTTP response to send, or ``status=None`` to close the connection instead."""
-
-    status: "int | None"
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: dict = dataclasses.field(default_factory=dict)
-    # Billed tokens reported in ``usage``; 0 for a response without usage.
-    prompt_tokens: int = 0
-    # For a 429: the seconds its headers ask the client to wait, None if they ask nothing.
-    retry_after: "float | None" = None
+# The request fields of the official SDK's EmbeddingRequest model; ``metadata`` (an
+# object or null) is accepted and ignored.
+_FIELDS = ("model", "input", "metadata", "output_dimension", "output_dtype", "encoding_format")
+_NOT_A_STRING = "Input should be a valid string"
+_NOT_UNICODE = "Input should be a valid string, unable to parse raw data as a unicode string"
 
 
 class APIError(Exception):
-    """A request rejected by validation; ``response`` is what the API sends back."""
+    """A request rejected by validation. ``response`` is what the API sends back."""
 
     def __init__(self, response):
         super().__init__(response.status)
@@ -61,77 +68,18 @@ class EmbeddingRequest:
     output_dtype: str = "float"
 
 
-def json_response(status, payload, headers=None):
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    return Response(status, body, headers=dict(headers or {}))
+def is_authorized(authorization, api_key):
+    """Return whether an ``Authorization`` header carries an accepted bearer token.
 
-
-def error_payload(message, error_type, code=None):
-    return {"object": "error", "message": message, "type": error_type, "param": None, "code": code}
-
-
-def error_response(status, message, error_type, code=None, headers=None):
-    return json_response(status, error_payload(message, error_type, code), headers)
-
-
-def validation_error(details):
-    """Return the 422 response for pydantic-style error ``details``."""
-    payload = error_payload({"detail": details}, "invalid_request_error")
-    return json_response(422, payload)
-
-
-def unauthorized_response(request_id, body_shape="message"):
-    """Return a 401 in one of the body shapes seen from Mistral's gateway and API."""
-    if body_shape == "message":
-        payload = {"message": "Unauthorized", "request_id": request_id}
-    elif body_shape == "detail":
-        payload = {"detail": "Unauthorized"}
-    else:
-        payload = error_payload("Unauthorized", "authentication_error")
-    return json_response(401, payload)
-
-
-def rate_limited_response(headers, retry_after, body_shape="mistral"):
-    """Return a 429; ``body_shape="message"`` is the gateway's request-rate body."""
-    if body_shape == "message":
-        payload = {"message": "Requests rate limit exceeded"}
-    else:
-        payload = error_payload("Rate limit exceeded", "rate_limited", "1300")
-    response = json_response(429, payload, headers)
-    response.retry_after = retry_after
-    return response
-
-
-def _html_response(status, title, text):
-    page = (
-        f"<html><head><title>{title}</title></head><body>"
-        f"<center><h1>{title}</h1></center><hr><center>{text}</center></body></html>\n"
-    )
-    return Response(status, page.encode(), content_type="text/html; charset=utf-8")
-
-
-def server_error_response(status):
-    """Return a 5xx: JSON from the API itself, HTML for 502 and 504 from a proxy."""
-    if status == 502:
-        return _html_response(502, "502 Bad Gateway", "nginx")
-    if status == 504:
-        return _html_response(504, "504 Gateway Time-out", "nginx")
-    if status == 503:
-        return error_response(503, "Service unavailable.", "service_unavailable")
-    return error_response(status, "Internal server error.", "server_error")
-
-
-def proxy_page_response():
-    """Return a 200 whose body is an HTML page, as a captive portal or proxy sends."""
-    return _html_response(200, "Proxy authentication required", "Sign in to continue.")
-
-
-def route_not_found_response():
-    return json_response(404, {"detail": "Not Found"})
-
-
-def method_not_allowed_response():
-    return json_response(405, {"detail": "Method Not Allowed"}, {"Allow": "POST"})
+    ``api_key=None`` accepts any non-empty bearer token.
+    """
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return False
+    if api_key is None:
+        return True
+    return hmac.compare_digest(token.encode(), api_key.encode())
 
 
 def _detail(error_type, loc, msg, value, ctx=None):
@@ -141,8 +89,21 @@ def _detail(error_type, loc, msg, value, ctx=None):
     return detail
 
 
-def parse_json(raw):
-    """Parse a request body, raising the 422 that FastAPI sends for bad JSON."""
+def _is_json_type(content_type):
+    media_type = content_type.split(";")[0].strip().lower()
+    return not media_type or media_type.endswith(("/json", "+json"))
+
+
+def parse_json(raw, content_type=""):
+    """Parse a request body, raising the 422 that FastAPI sends for bad JSON.
+
+    As in FastAPI, a body without ``Content-Type`` is parsed as JSON, and a body of
+    another media type, such as a form, fails validation.
+    """
+    if not _is_json_type(content_type):
+        msg = "Input should be a valid dictionary or object to extract fields from"
+        value = raw.decode("utf-8", "replace")
+        raise APIError(validation_error([_detail("model_attributes_type", [], msg, value)]))
     if not raw.strip():
         raise APIError(validation_error([_detail("missing", [], "Field required", None)]))
     try:
@@ -183,12 +144,11 @@ def _input_errors(value):
     if isinstance(value, str):
         if _is_encodable(value):
             return []
-        msg = "Input should be a valid string, unable to parse raw data as a unicode string"
-        return [_detail("string_unicode", ["input", "str"], msg, value)]
+        return [_detail("string_unicode", ["input", "str"], _NOT_UNICODE, value)]
 
     if not isinstance(value, list):
         return [
-            _detail("string_type", ["input", "str"], "Input should be a valid string", value),
+            _detail("string_type", ["input", "str"], _NOT_A_STRING, value),
             _detail("list_type", ["input", "list[str]"], "Input should be a valid list", value),
         ]
 
@@ -196,12 +156,12 @@ def _input_errors(value):
     for i, item in enumerate(value):
         loc = ["input", "list[str]", i]
         if not isinstance(item, str):
-            errors.append(_detail("string_type", loc, "Input should be a valid string", item))
+            errors.append(_detail("string_type", loc, _NOT_A_STRING, item))
         elif not _is_encodable(item):
-            msg = "Input should be a valid string, unable to parse raw data as a unicode string"
-            errors.append(_detail("string_unicode", loc, msg, item))
+            errors.append(_detail("string_unicode", loc, _NOT_UNICODE, item))
     if errors:
-        errors.insert(0, _detail("string_type", ["input", "str"], "Input should be a valid string", value))
+        # pydantic reports the failed alternatives of ``str | list[str]`` in order.
+        errors.insert(0, _detail("string_type", ["input", "str"], _NOT_A_STRING, value))
     return errors
 
 
@@ -232,21 +192,26 @@ def _schema_errors(body):
         if field not in body:
             errors.append(_detail("missing", [field], "Field required", body))
     if "model" in body and not isinstance(body["model"], str):
-        errors.append(_detail("string_type", ["model"], "Input should be a valid string", body["model"]))
+        errors.append(_detail("string_type", ["model"], _NOT_A_STRING, body["model"]))
     if "input" in body:
         errors.extend(_input_errors(body["input"]))
 
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        msg = "Input should be a valid dictionary"
+        errors.append(_detail("dict_type", ["metadata"], msg, metadata))
     errors.extend(_output_dimension_errors(body.get("output_dimension")))
     errors.extend(_enum_errors(body, "output_dtype", OUTPUT_DTYPES))
     errors.extend(_enum_errors(body, "encoding_format", ENCODING_FORMATS))
     for field, value in body.items():
         if field not in _FIELDS:
-            errors.append(_detail("extra_forbidden", [field], "Extra inputs are not permitted", value))
+            msg = "Extra inputs are not permitted"
+            errors.append(_detail("extra_forbidden", [field], msg, value))
     return errors
 
 
 def _check_model(model, output_dimension):
-    # The live API answers an unknown model with this body (code "1500", reported).
+    # The live API returns this body for an unknown model (code "1500", reported).
     # NOTE: reports show it with status 400; the fake sends 404 so that clients can
     # tell a wrong model name from a malformed request.
     if model not in KNOWN_MODELS:
@@ -261,16 +226,6 @@ def _check_model(model, output_dimension):
         ctx = {"le": CODESTRAL_FULL_DIMENSION}
         detail = _detail("less_than_equal", ["output_dimension"], msg, output_dimension, ctx)
         raise APIError(validation_error([detail]))
-
-
-def too_many_inputs_response():
-    message = "Too many inputs in request, split into more batches."
-    return error_response(400, message, "invalid_request_prompt", "3210")
-
-
-def too_many_tokens_response():
-    message = "Too many tokens overall, split into more batches."
-    return error_response(400, message, "invalid_request_prompt", "3210")
 
 
 def _check_limits(inputs, token_counts, limits):
@@ -295,7 +250,7 @@ def _check_limits(inputs, token_counts, limits):
 def validate_request(body, token_counts, limits):
     """Validate a parsed request body, raising :class:`APIError` with the API's response.
 
-    ``token_counts`` holds the billed tokens of each input of ``read_inputs(body)``.
+    ``token_counts`` contains the billed tokens of each input of ``read_inputs(body)``.
     """
     if not isinstance(body, dict):
         msg = "Input should be a valid dictionary or object to extract fields from"

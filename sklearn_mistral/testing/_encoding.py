@@ -1,6 +1,6 @@
 """Format arrays of numbers as JSON arrays without a Python call per number.
 
-``json.dumps`` spends about 0.5 microseconds on each float, which would be most of
+``json.dumps`` spends roughly 0.5 microseconds on each float, which would be most of
 the cost of a 128 x 1024 response. :func:`format_json_rows` instead writes every
 value as a fixed-width field of 4-byte words looked up in tables, padding with spaces
 where JSON allows whitespace (after ``[`` and ``,``).

@@ -1,31 +1,21 @@
 """``FakeMistralAPI``: the offline fake of Mistral's embeddings API, on real HTTP."""
 
-import dataclasses
-import hmac
 import logging
-import numbers
 import os
 import threading
 import time
 import urllib.parse
 import uuid
 
-import numpy as np
-
 from .._tokens import get_token_counter
 from ._api import (
     KNOWN_MODELS,
     APIError,
     Limits,
-    Response,
     embedding_response,
-    method_not_allowed_response,
+    is_authorized,
     parse_json,
-    rate_limited_response,
     read_inputs,
-    route_not_found_response,
-    server_error_response,
-    unauthorized_response,
     validate_request,
 )
 from ._faults import (
@@ -36,7 +26,23 @@ from ._faults import (
     fault_response,
     retry_after_headers,
 )
-from ._limits import RateLimiter, RetryTracker, inputs_key
+from ._limits import (
+    RateLimiter,
+    RetryTracker,
+    check_positive_int,
+    check_rate,
+    check_seconds,
+    inputs_key,
+)
+from ._records import Exchange, RequestRecord
+from ._responses import (
+    Response,
+    method_not_allowed_response,
+    rate_limited_response,
+    route_not_found_response,
+    server_error_response,
+    unauthorized_response,
+)
 from ._server import HOST, EmbeddingsHTTPServer, read_body, send_response
 
 __all__ = ["FakeMistralAPI", "RequestRecord"]
@@ -48,99 +54,6 @@ EMBEDDINGS_PATH = "/v1/embeddings"
 _ANY_KEY = "fake-key"
 
 
-@dataclasses.dataclass(frozen=True)
-class RequestRecord:
-    """One request that :class:`FakeMistralAPI` received, including rejected ones.
-
-    It never contains request headers, so never the API key.
-
-    Attributes
-    ----------
-    start, end : float
-        ``time.monotonic()`` when the request was read and when its response was ready
-        to send, after any latency.
-    status : int or None
-        The HTTP status sent, ``None`` when the fake closed the connection instead.
-    model : str or None
-        The ``model`` field, if it was a string.
-    inputs : list of str
-        The input texts; empty when ``input`` was missing or not a string or a list
-        of strings.
-    n_tokens : int
-        Billed tokens of ``inputs``, counted even when the request was rejected.
-    fault : str or None
-        The injected fault applied: an ``inject`` kind, ``"fail-every-request"``, or
-        ``None``. Random faults are named like injected ones (``"429"``, ``"500"``,
-        ``"drop"``). A 429 from ``rate_limit_rps`` or ``rate_limit_tpm`` is no fault.
-    request_id : str
-        The ``x-request-id`` header of the response.
-    authorized : bool
-        Whether the bearer token was accepted.
-    early_retry : bool
-        Whether the same inputs had been answered 429 with a wait that had not passed.
-    body : dict or None
-        The parsed JSON body, if it was an object.
-    prompt_tokens : int
-        ``usage.prompt_tokens`` of the response, 0 when it had no usage.
-    """
-
-    start: float
-    end: float
-    status: "int | None"
-    model: "str | None"
-    inputs: list
-    n_tokens: int
-    fault: "str | None"
-    request_id: str
-    authorized: bool
-    early_retry: bool
-    body: "dict | None"
-    prompt_tokens: int = 0
-
-
-@dataclasses.dataclass
-class _Exchange:
-    """What the fake learns about one request while answering it."""
-
-    start: float
-    request_id: str
-    parsed: object = None
-    rejection: "Response | None" = None
-    inputs: list = dataclasses.field(default_factory=list)
-    token_counts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
-    authorized: bool = False
-    early_retry: bool = False
-    fault: "str | None" = None
-    delay: float = 0.0
-
-    @property
-    def body(self):
-        return self.parsed if isinstance(self.parsed, dict) else None
-
-    @property
-    def model(self):
-        model = self.body.get("model") if self.body is not None else None
-        return model if isinstance(model, str) else None
-
-
-
-def _check_seconds(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}.")
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
-
-
-def _check_rate(name, value):
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a number > 0 or None, got {value!r}.")
-
-
 class FakeMistralAPI:
     """An offline fake of Mistral's ``POST /v1/embeddings``, served over HTTP on loopback.
 
@@ -150,7 +63,7 @@ class FakeMistralAPI:
     but they are not mistral-embed's vectors.
 
     The server binds 127.0.0.1 on a free port (or ``port``), keeps HTTP/1.1
-    connections alive, and answers each connection in its own daemon thread. Use it as
+    connections alive, and serves each connection in its own daemon thread. Use it as
     a context manager, or call :meth:`start` and :meth:`stop`.
 
     Parameters
@@ -180,7 +93,7 @@ class FakeMistralAPI:
     Attributes
     ----------
     fail_every_request : bool
-        Set to True to answer every request with 500, for instance to prove that a
+        Set to True to respond to every request with 500, for instance to prove that a
         warm cache sends nothing.
 
     Examples
@@ -213,13 +126,13 @@ class FakeMistralAPI:
     ):
         if api_key is not None and (not isinstance(api_key, str) or not api_key):
             raise ValueError("api_key must be a non-empty str, or None to accept any key.")
-        _check_seconds("latency", latency)
-        _check_seconds("latency_per_token", latency_per_token)
-        _check_positive_int("max_inputs_per_request", max_inputs_per_request)
-        _check_positive_int("max_tokens_per_request", max_tokens_per_request)
-        _check_positive_int("max_tokens_per_input", max_tokens_per_input)
-        _check_rate("rate_limit_rps", rate_limit_rps)
-        _check_rate("rate_limit_tpm", rate_limit_tpm)
+        check_seconds("latency", latency)
+        check_seconds("latency_per_token", latency_per_token)
+        check_positive_int("max_inputs_per_request", max_inputs_per_request)
+        check_positive_int("max_tokens_per_request", max_tokens_per_request)
+        check_positive_int("max_tokens_per_input", max_tokens_per_input)
+        check_rate("rate_limit_rps", rate_limit_rps)
+        check_rate("rate_limit_tpm", rate_limit_tpm)
         if faults is not None and not isinstance(faults, FaultPlan):
             raise TypeError(f"faults must be a FaultPlan or None, got {type(faults).__name__}.")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -246,7 +159,7 @@ class FakeMistralAPI:
     # Lifecycle
 
     def start(self):
-        """Bind 127.0.0.1 and serve in a daemon thread; returns ``self``."""
+        """Bind 127.0.0.1 and serve in a daemon thread. Returns ``self``."""
         if self._server is not None:
             raise RuntimeError("FakeMistralAPI is already running.")
         self._server = EmbeddingsHTTPServer(self._port, self._handle)
@@ -262,7 +175,7 @@ class FakeMistralAPI:
         return self
 
     def stop(self):
-        """Stop serving and close open connections; does nothing if not running."""
+        """Stop serving and close open connections. Does nothing if the fake is not running."""
         if self._server is None:
             return
         os.environ.pop(self.api_key_env, None)
@@ -273,6 +186,13 @@ class FakeMistralAPI:
         self._thread.join()
         logger.info("Fake Mistral API at port %d stopped", server.server_port)
 
+    def _running_server(self):
+        if self._server is None:
+            raise RuntimeError(
+                "FakeMistralAPI is not running. Call start() or use it in a with block."
+            )
+        return self._server
+
     def __enter__(self):
         return self.start()
 
@@ -281,23 +201,22 @@ class FakeMistralAPI:
 
     @property
     def base_url(self):
-        """The base URL, ``http://127.0.0.1:<port>/v1``; POST to ``{base_url}/embeddings``."""
-        if self._server is None:
-            raise RuntimeError("FakeMistralAPI is not running; call start() or use it in a with block.")
-        return f"http://{HOST}:{self._server.server_port}/v1"
+        """The base URL, ``http://127.0.0.1:<port>/v1``.
+
+        Clients POST to ``{base_url}/embeddings``.
+        """
+        return f"http://{HOST}:{self._running_server().server_port}/v1"
 
     @property
     def api_key_env(self):
-        """The name of an environment variable that holds a key the fake accepts.
+        """The name of an environment variable that contains a key the fake accepts.
 
         :meth:`start` sets it in ``os.environ`` and :meth:`stop` removes it, so that a
         client that reads its key from an environment variable, such as
         ``MistralEmbeddingVectorizer(api_key_env=...)``, authenticates. Processes
         started before :meth:`start`, such as reused joblib workers, do not see it.
         """
-        if self._server is None:
-            raise RuntimeError("FakeMistralAPI is not running; call start() or use it in a with block.")
-        return f"SKLEARN_MISTRAL_FAKE_API_KEY_{self._server.server_port}"
+        return f"SKLEARN_MISTRAL_FAKE_API_KEY_{self._running_server().server_port}"
 
     # Record and control
 
@@ -309,7 +228,7 @@ class FakeMistralAPI:
 
     @property
     def n_requests(self):
-        """The number of requests answered 200."""
+        """The number of requests that got a 200 response."""
         return sum(record.status == 200 for record in self.requests)
 
     @property
@@ -342,30 +261,39 @@ class FakeMistralAPI:
         Parameters
         ----------
         kind : str
-            ``"429"`` (options ``retry_after`` in seconds, default 1.0, and ``header``:
-            ``"retry-after"`` in whole seconds rounded up, ``"retry-after-date"``,
-            ``"retry-after-ms"``, ``"ratelimitbysize-reset"`` or ``"none"``);
-            ``"500"``, ``"502"``, ``"503"``, ``"504"``; ``"drop"`` (close the
-            connection without a response); ``"slow"`` (option ``delay``, default 1.0
-            seconds, then answer normally); ``"html"`` (200 with an HTML page);
-            ``"no-data"`` (200 JSON without ``data``); ``"wrong-dim"`` (the first
-            vector is one value short); ``"missing-index"`` (the last input has no
-            entry in ``data``); ``"duplicate-index"`` (the last entry repeats index 0);
-            ``"shuffled"`` (``data`` reversed with correct ``index`` values);
-            ``"401"`` (option ``body_shape``: ``"message"``, ``"mistral"`` or
-            ``"detail"``); ``"400-too-many-tokens"`` and ``"400-too-many-inputs"``
-            (the API's bodies, as if its limit were lower than the fake's).
+            One of:
+
+            - ``"429"``: rate limited. Options: ``retry_after`` in seconds (default
+              1.0) and ``header``, the header that carries it: ``"retry-after"``
+              (the default, whole seconds rounded up), ``"retry-after-date"`` (an
+              HTTP date), ``"retry-after-ms"``, ``"ratelimitbysize-reset"`` or
+              ``"none"``.
+            - ``"500"``, ``"502"``, ``"503"``, ``"504"``: server errors. 502 and 504
+              have an HTML body, as a proxy sends.
+            - ``"drop"``: close the connection without a response.
+            - ``"slow"``: wait ``delay`` seconds (default 1.0), then respond normally.
+            - ``"html"``: a 200 whose body is an HTML page.
+            - ``"no-data"``: a 200 JSON body without ``data``.
+            - ``"wrong-dim"``: the first vector is one value short.
+            - ``"missing-index"``: ``data`` has no entry for the last input.
+            - ``"duplicate-index"``: the last entry of ``data`` repeats index 0.
+            - ``"shuffled"``: ``data`` is reversed, with correct ``index`` values.
+            - ``"401"``: unauthorized. Option ``body_shape``: ``"message"`` (the
+              default), ``"mistral"`` or ``"detail"``.
+            - ``"403"``: forbidden, ``{"message": "Forbidden", "request_id": ...}``.
+            - ``"400-too-many-tokens"``, ``"400-too-many-inputs"``: the API's bodies
+              for these limits, as if its limit were lower than the fake's.
         times : int, default=1
-            How many requests get this fault.
+            The number of requests that get this fault.
         """
         self._faults.inject(kind, times, **options)
 
     # One request, in the connection's thread
 
     def _handle(self, handler):
-        exchange = _Exchange(start=time.monotonic(), request_id=uuid.uuid4().hex)
+        exchange = Exchange(start=time.monotonic(), request_id=uuid.uuid4().hex)
         try:
-            self._parse(exchange, read_body(handler))
+            self._parse(exchange, read_body(handler), handler.headers.get("Content-Type", ""))
         except (ValueError, OSError) as exc:
             logger.debug("Unreadable body in request %s: %r", exchange.request_id, exc)
             response = Response(None)
@@ -383,9 +311,9 @@ class FakeMistralAPI:
         self._record(exchange, response)
         send_response(handler, response, exchange.request_id)
 
-    def _parse(self, exchange, raw):
+    def _parse(self, exchange, raw, content_type):
         try:
-            exchange.parsed = parse_json(raw)
+            exchange.parsed = parse_json(raw, content_type)
         except APIError as exc:
             exchange.rejection = exc.response
         exchange.inputs = read_inputs(exchange.parsed)
@@ -398,15 +326,6 @@ class FakeMistralAPI:
             key = inputs_key(exchange.inputs)
             exchange.early_retry = self._retries.is_early(key, exchange.start)
 
-    def _is_authorized(self, authorization):
-        scheme, _, token = authorization.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            return False
-        if self._api_key is None:
-            return True
-        return hmac.compare_digest(token.encode(), self._api_key.encode())
-
     def _respond(self, exchange, handler):
         if urllib.parse.urlsplit(handler.path).path != EMBEDDINGS_PATH:
             return route_not_found_response()
@@ -416,7 +335,8 @@ class FakeMistralAPI:
             exchange.fault = "fail-every-request"
             return server_error_response(500)
 
-        exchange.authorized = self._is_authorized(handler.headers.get("Authorization", ""))
+        authorization = handler.headers.get("Authorization", "")
+        exchange.authorized = is_authorized(authorization, self._api_key)
         if not exchange.authorized:
             return unauthorized_response(exchange.request_id)
 

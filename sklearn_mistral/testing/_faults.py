@@ -9,8 +9,9 @@ import random
 import threading
 import time
 
-from ._api import (
+from ._responses import (
     Response,
+    json_response,
     proxy_page_response,
     rate_limited_response,
     server_error_response,
@@ -18,6 +19,7 @@ from ._api import (
     too_many_tokens_response,
     unauthorized_response,
 )
+from ._limits import check_seconds
 
 __all__ = ["Fault", "FaultPlan", "FaultSource", "fault_response", "retry_after_headers"]
 
@@ -31,7 +33,7 @@ RETRY_AFTER_HEADERS = (
 # Not an ``inject`` option: random faults and rate limits send both headers.
 RETRY_AFTER_AND_MS = "retry-after and retry-after-ms"
 UNAUTHORIZED_BODY_SHAPES = ("mistral", "message", "detail")
-# Faults that answer 200 with a malformed or reordered ``data`` list.
+# Faults that send a 200 response with a malformed or reordered ``data`` list.
 DATA_FAULTS = ("no-data", "wrong-dim", "missing-index", "duplicate-index", "shuffled")
 
 # Every fault kind with its options and their defaults.
@@ -46,6 +48,7 @@ _FAULT_OPTIONS = {
     "html": {},
     **{kind: {} for kind in DATA_FAULTS},
     "401": {"body_shape": "message"},
+    "403": {},
     "400-too-many-tokens": {},
     "400-too-many-inputs": {},
 }
@@ -60,11 +63,6 @@ class Fault:
     options: dict = dataclasses.field(default_factory=dict)
 
 
-def _check_seconds(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}.")
-
-
 def _check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
@@ -76,12 +74,14 @@ def make_fault(kind, **options):
     unknown = sorted(set(options) - set(_FAULT_OPTIONS[kind]))
     if unknown:
         accepted = sorted(_FAULT_OPTIONS[kind]) or "none"
-        raise TypeError(f"Fault {kind!r} got unknown options {unknown}; its options are {accepted}.")
+        raise TypeError(
+            f"Fault {kind!r} got unknown options {unknown}. Its options are {accepted}."
+        )
 
     options = {**_FAULT_OPTIONS[kind], **options}
     for name in ("retry_after", "delay"):
         if name in options:
-            _check_seconds(name, options[name])
+            check_seconds(name, options[name])
     if "header" in options:
         _check_choice("header", options["header"], RETRY_AFTER_HEADERS)
     if "body_shape" in options:
@@ -93,18 +93,18 @@ def make_fault(kind, **options):
 class FaultPlan:
     """Random faults, drawn independently for every request.
 
-    Each request draws one number from ``random.Random(seed)``: a fraction
-    ``rate_limited`` of requests is answered 429 with ``Retry-After`` and
-    ``retry-after-ms`` asking for ``retry_after`` seconds, a fraction ``server_error``
-    is answered 500, and a fraction ``dropped`` has its connection closed without a
-    response. Draws follow the order in which requests arrive.
+    Each request draws one number from ``random.Random(seed)``. A fraction
+    ``rate_limited`` of requests gets a 429 whose ``Retry-After`` and
+    ``retry-after-ms`` headers ask for ``retry_after`` seconds, a fraction
+    ``server_error`` gets a 500, and a fraction ``dropped`` has its connection closed
+    without a response. Draws follow the order in which requests arrive.
 
     Parameters
     ----------
     rate_limited, server_error, dropped : float, default=0.0
         Fractions in [0, 1] whose sum is at most 1.
     retry_after : float, default=0.05
-        Seconds that a random 429 asks the client to wait.
+        The wait, in seconds, that random 429 responses request.
     seed : int, default=0
         Seed of the random draws.
 
@@ -130,11 +130,12 @@ class FaultPlan:
             "dropped": self.dropped,
         }
         for name, value in fractions.items():
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+            is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if not is_number or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}.")
         if sum(fractions.values()) > 1:
             raise ValueError(f"The fractions of faults must sum to at most 1, got {fractions}.")
-        _check_seconds("retry_after", self.retry_after)
+        check_seconds("retry_after", self.retry_after)
 
     def draw(self, rng):
         """Draw the fault of one request from ``rng``, or ``None``."""
@@ -203,7 +204,8 @@ def retry_after_headers(wait, header):
         moment = math.ceil(now + wait)
         return {"Retry-After": email.utils.formatdate(moment, usegmt=True)}, moment - now
     if header == RETRY_AFTER_AND_MS:
-        return {"Retry-After": str(seconds), "retry-after-ms": str(milliseconds)}, milliseconds / 1000
+        headers = {"Retry-After": str(seconds), "retry-after-ms": str(milliseconds)}
+        return headers, milliseconds / 1000
     return {}, None
 
 
@@ -211,7 +213,8 @@ def fault_response(fault, request_id):
     """Return the response that replaces the normal one, or ``None`` if the fault alters it."""
     kind = fault.kind
     if kind == "429":
-        headers, retry_after = retry_after_headers(fault.options["retry_after"], fault.options["header"])
+        options = fault.options
+        headers, retry_after = retry_after_headers(options["retry_after"], options["header"])
         return rate_limited_response(headers, retry_after)
     if kind in ("500", "502", "503", "504"):
         return server_error_response(int(kind))
@@ -221,6 +224,9 @@ def fault_response(fault, request_id):
         return proxy_page_response()
     if kind == "401":
         return unauthorized_response(request_id, fault.options["body_shape"])
+    if kind == "403":
+        # NOTE: Mistral does not document its 403 body; this copies the gateway's 401 shape.
+        return json_response(403, {"message": "Forbidden", "request_id": request_id})
     if kind == "400-too-many-tokens":
         return too_many_tokens_response()
     if kind == "400-too-many-inputs":

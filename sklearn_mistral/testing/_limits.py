@@ -1,21 +1,46 @@
 """Rate limits of the fake, and the memory of the waits it asked clients for.
 
 Mistral limits each workspace in requests per second and in tokens per minute,
-enforced separately, and answers 429 when either is exceeded. The fake models both
-as token buckets. Every method here is thread-safe.
+enforced separately, and responds with 429 when either is exceeded. The fake models
+both as token buckets. :class:`RateLimiter` and :class:`RetryTracker` are thread-safe.
 """
 
 import hashlib
 import json
 import math
+import numbers
 import threading
 import time
 
-__all__ = ["RateLimiter", "RetryTracker", "inputs_key"]
+__all__ = [
+    "RateLimiter",
+    "RetryTracker",
+    "check_positive_int",
+    "check_rate",
+    "check_seconds",
+    "inputs_key",
+]
 
-# A retry that arrives this much before the requested moment still counts as on time:
-# the fake compares its monotonic clock with an HTTP date read from the wall clock.
+# Seconds by which a retry may precede the requested moment and still count as on
+# time, because the fake compares its monotonic clock with HTTP dates (wall clock).
 EARLY_RETRY_TOLERANCE = 0.01
+
+
+def check_seconds(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}.")
+
+
+def check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+
+
+def check_rate(name, value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{name} must be a number > 0 or None, got {value!r}.")
 
 
 class TokenBucket:
@@ -47,10 +72,10 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """Requests-per-second and tokens-per-minute limits; ``None`` disables either.
+    """Requests-per-second and tokens-per-minute limits. ``None`` disables either.
 
-    The request bucket holds ``max(1, rate_limit_rps)`` requests, so a burst of that
-    size passes at once; the token bucket holds one minute of tokens.
+    The request bucket has room for ``max(1, rate_limit_rps)`` requests, so a burst
+    of that size passes at once. The token bucket has room for one minute of tokens.
     """
 
     def __init__(self, rate_limit_rps=None, rate_limit_tpm=None):
@@ -95,7 +120,7 @@ def inputs_key(inputs):
 
 
 class RetryTracker:
-    """Remembers, per inputs digest, the earliest moment a retry was allowed."""
+    """Memory of the earliest moment a retry is allowed, per inputs digest."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -107,7 +132,7 @@ class RetryTracker:
             self._not_before[key] = not_before
 
     def is_early(self, key, arrival):
-        """Whether a request with inputs ``key`` arriving at ``arrival`` came too soon."""
+        """Return whether a request with inputs ``key`` arriving at ``arrival`` came too soon."""
         with self._lock:
             not_before = self._not_before.get(key, -math.inf)
         return arrival < not_before - EARLY_RETRY_TOLERANCE

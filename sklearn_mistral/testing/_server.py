@@ -11,7 +11,7 @@ __all__ = ["EmbeddingsHTTPServer", "read_body", "send_response"]
 
 logger = logging.getLogger("sklearn_mistral.testing")
 
-# The fake listens on loopback only: it is meant for tests on this machine.
+# The fake listens on loopback only, because it is meant for tests on this machine.
 HOST = "127.0.0.1"
 # Seconds an idle keep-alive connection stays open before its thread closes it.
 _IDLE_TIMEOUT = 60.0
@@ -65,7 +65,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "FakeMistralAPI"
     sys_version = ""
     timeout = _IDLE_TIMEOUT
-    # Headers and body go out in two writes; without TCP_NODELAY, Nagle's algorithm
+    # Headers and body go out in two writes. Without TCP_NODELAY, Nagle's algorithm
     # and the client's delayed ACK would add about 40 ms to every response.
     disable_nagle_algorithm = True
 
@@ -95,7 +95,7 @@ class EmbeddingsHTTPServer(http.server.ThreadingHTTPServer):
     """A ``ThreadingHTTPServer`` on 127.0.0.1 that passes every request to a callback.
 
     ``request_callback(handler)`` runs in the connection's thread, for any method and
-    path; it reads the body with :func:`read_body` and answers with :func:`send_response`.
+    path. It reads the body with :func:`read_body` and responds with :func:`send_response`.
     Threads are daemons, so a forgotten server never blocks interpreter exit.
     """
 
@@ -106,7 +106,7 @@ class EmbeddingsHTTPServer(http.server.ThreadingHTTPServer):
         super().__init__((HOST, port), _Handler)
 
     def server_bind(self):
-        # HTTPServer.server_bind would look up the host name; the address is enough.
+        # HTTPServer.server_bind would also look up the host name, which can stall on DNS.
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 

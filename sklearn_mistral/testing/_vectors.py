@@ -112,8 +112,9 @@ def _gaussian_rows(keys, dimension):
     """
     raw = b"".join(hashlib.shake_256(key).digest(2 * dimension) for key in keys)
     uniforms = np.frombuffer(raw, dtype="<u2").reshape(len(keys), dimension)
-    uniforms = (uniforms.astype(np.float32) + 0.5) / 65536
+    uniforms = (uniforms + 0.5) / 65536
 
+    # float64 keeps CPU-specific rounding of log, cos and sin far below float32's.
     radius = np.sqrt(-2 * np.log(uniforms[:, 0::2]))
     angle = (2 * np.pi) * uniforms[:, 1::2]
     rows = np.empty((len(keys), dimension), dtype=np.float32)
@@ -134,7 +135,7 @@ def _unit_rows(vectors):
 class _WordVectorCache:
     """A thread-safe LRU cache of unit word vectors, keyed by model family and stem.
 
-    It holds at most ``maxsize`` vectors: 64 MB at 1024 dimensions, 192 MB at 3072.
+    It keeps at most ``maxsize`` vectors: 64 MB at 1024 dimensions, 192 MB at 3072.
     """
 
     def __init__(self, maxsize):
@@ -194,8 +195,8 @@ def fixed_point(texts, model, output_dimension=None):
 
     The server formats these integers as decimals, so a client that parses the JSON
     and casts to float32 gets exactly ``fixed_point(...) / 10**N_DECIMALS`` as float32.
-    Truncation to ``output_dimension`` keeps the first dimensions and does not
-    renormalize, as Mistral's Matryoshka truncation is documented to work.
+    Truncation to ``output_dimension`` keeps the first dimensions without
+    renormalizing, which an official Mistral example suggests the live API also does.
     """
     dimension = embedding_dimension(model, output_dimension)
     vectors = full_vectors(texts, model)[:, :dimension]
@@ -286,7 +287,10 @@ def fake_embedding(text, model="mistral-embed", output_dimension=None, output_dt
         raise TypeError(f"text must be a str, got {type(text).__name__}.")
     if output_dimension is not None:
         if not is_codestral(model):
-            raise ValueError(f"{model} does not support output_dimension; use codestral-embed.")
+            raise ValueError(
+                f"output_dimension is supported by codestral-embed only, got model={model!r}. "
+                "Leave output_dimension=None for this model."
+            )
         if not 1 <= output_dimension <= CODESTRAL_FULL_DIMENSION:
             raise ValueError(
                 f"output_dimension must be in [1, {CODESTRAL_FULL_DIMENSION}], "
