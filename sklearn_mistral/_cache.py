@@ -6,6 +6,7 @@ a reader sees a batch entirely or not at all, and a killed process loses only th
 it was writing.
 """
 
+import concurrent.futures
 import functools
 import hashlib
 import logging
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 import diskcache
 import numpy as np
 
-__all__ = ["VectorCache", "default_cache_dir", "endpoint_family", "open_cache"]
+__all__ = ["BackgroundWriter", "VectorCache", "default_cache_dir", "endpoint_family", "open_cache"]
 
 logger = logging.getLogger("sklearn_mistral")
 
@@ -217,6 +218,38 @@ class VectorCache:
         if not ok.all():
             ids, vectors = ids[ok], vectors[ok]
         return ids, vectors, n_damaged + int(np.count_nonzero(~ok))
+
+
+class BackgroundWriter:
+    """Stores batches with :meth:`VectorCache.set_many` on one worker thread, in order.
+
+    SQLite releases the GIL while it writes, so the event loop that receives the
+    responses keeps running during commits and checkpoints. :meth:`close` waits for
+    every batch submitted, so a batch that arrived is stored even when the transform
+    fails later. A failed write is raised by the next :meth:`submit` or by :meth:`close`.
+    """
+
+    def __init__(self, store):
+        self._store = store
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sklearn-mistral-cache")
+        self._error = None
+
+    def submit(self, keys, vectors):
+        """Queue one batch; ``vectors`` must not change afterwards."""
+        if self._error is not None:
+            raise self._error
+        future = self._executor.submit(self._store.set_many, keys, vectors)
+        future.add_done_callback(self._keep_error)
+
+    def close(self, raise_error=True):
+        """Wait for the queued batches; raise the first failed write if ``raise_error``."""
+        self._executor.shutdown(wait=True)
+        if raise_error and self._error is not None:
+            raise self._error
+
+    def _keep_error(self, future):
+        if self._error is None and not future.cancelled() and future.exception() is not None:
+            self._error = future.exception()
 
 
 @functools.lru_cache(maxsize=None)

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ._batching import deduplicate, plan_batches
-from ._cache import VectorCache, default_cache_dir, endpoint_family, open_cache
+from ._cache import BackgroundWriter, VectorCache, default_cache_dir, endpoint_family, open_cache
 from ._client import EmbeddingsClient, make_http_client
 from ._errors import MissingAPIKeyError, TextTooLongError
 from ._output import OutputArray, stored_dtype, stored_length
@@ -137,19 +137,32 @@ def _fetch_missing(unique, missing, keys, store, output, inverse, settings, stat
     api_key = _read_api_key(settings)
     progress = _progress_bar(len(texts), settings.progress_bar)
 
+    # Writes go to a worker thread, so that the event loop is free to send the next
+    # requests while SQLite commits.
+    writer = BackgroundWriter(store) if store is not None else None
+
     def on_batch(positions, vectors, prompt_tokens):
         ids = [missing[p] for p in positions]
-        if store is not None:
-            pass
+        if writer is not None:
+            writer.submit([keys[j] for j in ids], vectors)
         output.put(ids, vectors)
         stats.n_tokens += prompt_tokens
         progress.update(len(positions))
 
     try:
         n_features = run_coroutine(lambda: _send_all(texts, batches, on_batch, api_key, settings, stats))
-    finally:
-        progress.close()
+    except BaseException:
+        # Store what arrived before the failure, and let the failure itself be raised.
+        _close(writer, progress, raise_error=False)
+        raise
+    _close(writer, progress, raise_error=True)
     _observed_dimensions[(endpoint_family(settings.base_url), settings.model)] = n_features
+
+
+def _close(writer, progress, raise_error):
+    progress.close()
+    if writer is not None:
+        writer.close(raise_error)
 
 
 async def _send_all(texts, batches, on_batch, api_key, settings, stats):

@@ -3,8 +3,10 @@
 import asyncio
 import collections
 import email.utils
+import math
 import random
 import time
+import weakref
 
 __all__ = ["Throttle", "backoff_delay", "requested_wait"]
 
@@ -18,6 +20,14 @@ _BACKOFF_CAP = 20.0
 
 # Window over which the accepted request rate is measured when a 429 arrives.
 _RATE_WINDOW = 2.0
+
+# Pacing after a 429, tuned against FakeMistralAPI's token bucket (benchmarks/): the
+# rate grows by these fractions per accepted request, fast until the second 429 and
+# slowly after it, and shrinks by these factors at each 429 that the current rate caused.
+_FAST_GROWTH = 0.15
+_SLOW_GROWTH = 0.005
+_FIRST_DECREASE = 0.8
+_DECREASE = 0.9
 
 
 def requested_wait(headers, now=None):
@@ -75,10 +85,13 @@ def backoff_delay(attempt, rng=random):
 class Throttle:
     """Shares one rate among the concurrent requests of a transform.
 
-    At most ``max_concurrency`` requests are in flight. When a 429 arrives, every sender
-    pauses for the wait the server asked, and request starts are then paced to the rate
-    the server was accepting just before; the pace is relaxed by 5 % after each stretch
-    without a 429, so a raised limit is found again. Without 429s nothing is paced.
+    At most ``max_concurrency`` requests are in flight, and without 429s nothing more
+    limits them. At the first 429 every sender pauses for the wait the server asked,
+    and request starts are from then on paced at the rate the server accepted over
+    the last ``_RATE_WINDOW`` seconds. Each accepted request raises the rate a little,
+    so a limit that rises is found again; each 429 lowers it, once per rate: a 429 for
+    a request sent before the last decrease was caused by the old rate and changes
+    nothing, so that the requests already in flight cannot start a storm of decreases.
 
     Not thread-safe: use one per event loop.
     """
@@ -87,11 +100,14 @@ class Throttle:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._clock = clock
         self._pause_until = 0.0
+        # Seconds between request starts; 0.0 until the first 429.
         self._interval = 0.0
         self._next_start = 0.0
         self._accepted = collections.deque()
-        self._since_limited = 0
-        self._longest_wait = 0.0
+        self._decreased_at = -math.inf
+        self._n_decreases = 0
+        # When the request of each task started, to tell whose rate a 429 answers.
+        self._started = weakref.WeakKeyDictionary()
 
     async def __aenter__(self):
         await self._slots.acquire()
@@ -111,36 +127,45 @@ class Throttle:
             start = max(self._pause_until, self._next_start)
             if start <= now:
                 self._next_start = now + self._interval
+                self._started[asyncio.current_task()] = now
                 return
             await asyncio.sleep(start - now)
 
     def record_success(self):
-        """Note an accepted request; relax the pace after enough of them in a row."""
+        """Note an accepted request, and raise the paced rate a little."""
         now = self._clock()
         self._accepted.append(now)
         while self._accepted and self._accepted[0] < now - _RATE_WINDOW:
             self._accepted.popleft()
 
-        self._since_limited += 1
-        if self._interval and self._since_limited >= max(10, len(self._accepted)):
-            self._interval *= 0.95
-            self._since_limited = 0
+        if self._interval:
+            growth = _FAST_GROWTH if self._n_decreases < 2 else _SLOW_GROWTH
+            self._interval /= 1 + growth
 
     def record_rate_limited(self, wait):
-        """Pause every sender for ``wait`` seconds and pace at the accepted rate."""
+        """Pause every sender for ``wait`` seconds and lower the paced rate."""
         now = self._clock()
         self._pause_until = max(self._pause_until, now + wait)
-        self._since_limited = 0
+        started = self._request_start()
+        if started is not None and started < self._decreased_at:
+            return
 
         accepted = sum(1 for t in self._accepted if t >= now - _RATE_WINDOW)
-        if accepted:
-            paced = _RATE_WINDOW / accepted
-            self._interval = max(self._interval, paced) if self._interval else paced
+        # At least one request per window, so that the pace never stops.
+        accepted_rate = max(accepted, 1) / _RATE_WINDOW
+        if not self._interval:
+            rate = accepted_rate
         else:
-            self._interval = max(self._interval * 2, wait, 0.05)
+            factor = _FIRST_DECREASE if self._n_decreases < 2 else _DECREASE
+            rate = factor * min(1 / self._interval, accepted_rate)
+        self._interval = 1 / rate
+        self._decreased_at = now
+        self._n_decreases += 1
 
-        # The accepted rate falls with the pace itself, so without this bound a run of
-        # 429s widened the gap between starts without limit (16 s after eight 429s that
-        # each asked for 50 ms). No gap needs to exceed the longest wait the server asked.
-        self._longest_wait = max(self._longest_wait, wait)
-        self._interval = min(self._interval, max(self._longest_wait, 0.05))
+    def _request_start(self):
+        """Return when the current task's last request started, or ``None``."""
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            return None
+        return self._started.get(task) if task is not None else None
