@@ -146,7 +146,7 @@ class _Failure:
     error: Exception
     # Seconds to wait before the next attempt.
     wait: float
-    # What failed, for the retry log: the status and request id, or the network error.
+    # Description for the retry log: the status and request id, or the network error.
     summary: str
 
 

@@ -92,7 +92,7 @@ def _stack(response, rows, n_features, dtype):
     # The json module reads NaN and Infinity, which no embedding may contain.
     if vectors.dtype.kind == "f" and not np.isfinite(vectors).all():
         row = int(np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0])
-        raise _format_error(response, f"the embedding at index {row} holds NaN or infinite values")
+        raise _format_error(response, f"the embedding at index {row} contains NaN or infinite values")
     return vectors
 
 

@@ -106,6 +106,8 @@ class Throttle:
         self._accepted = collections.deque()
         self._decreased_at = -math.inf
         self._n_decreases = 0
+        self._n_accepted_since_decrease = 0
+        self._longest_wait = 0.0
         # When the request of each task started, to tell whose rate a 429 answers.
         self._started = weakref.WeakKeyDictionary()
 
@@ -137,6 +139,7 @@ class Throttle:
         self._accepted.append(now)
         while self._accepted and self._accepted[0] < now - _RATE_WINDOW:
             self._accepted.popleft()
+        self._n_accepted_since_decrease += 1
 
         if self._interval:
             growth = _FAST_GROWTH if self._n_decreases < 2 else _SLOW_GROWTH
@@ -146,6 +149,7 @@ class Throttle:
         """Pause every sender for ``wait`` seconds and lower the paced rate."""
         now = self._clock()
         self._pause_until = max(self._pause_until, now + wait)
+        self._longest_wait = max(self._longest_wait, wait)
         started = self._request_start()
         if started is not None and started < self._decreased_at:
             return
@@ -159,8 +163,16 @@ class Throttle:
             factor = _FIRST_DECREASE if self._n_decreases < 2 else _DECREASE
             rate = factor * min(1 / self._interval, accepted_rate)
         self._interval = 1 / rate
+
+        # With nothing accepted since the last decrease, the accepted rate says nothing
+        # new and falls with the pace itself: a run of 429s would widen the gap between
+        # starts without limit (16 s after eight 429s that each asked for 50 ms). The
+        # server's own waits bound the gap instead.
+        if self._n_decreases and not self._n_accepted_since_decrease:
+            self._interval = min(self._interval, max(self._longest_wait, 0.05))
         self._decreased_at = now
         self._n_decreases += 1
+        self._n_accepted_since_decrease = 0
 
     def _request_start(self):
         """Return when the current task's last request started, or ``None``."""

@@ -193,7 +193,7 @@ def test_cache_dir_created_private(make_vectorizer, tmp_path):
     assert cache_dir.stat().st_mode & 0o777 == 0o700
 
 
-def test_cache_files_hold_no_input_text(make_vectorizer, fake, tmp_path):
+def test_cache_files_contain_no_input_text(make_vectorizer, fake, tmp_path):
     marker = "quokka-zebra-7731 itches behind the left elbow"
     texts = [marker, f"{marker} and the right knee"]
 

@@ -1,13 +1,13 @@
 """A transform killed part way leaves every finished batch in the cache; the rerun pays for the rest.
 
 A child process embeds texts one batch at a time against a fake with latency that this
-test process serves. Once the fake has answered a few batches, the child is killed
+test process serves. Once the fake has served a few batches, the child is killed
 (SIGKILL) or interrupted (SIGINT, as Ctrl-C does). A rerun in this process then must not
 send again any text whose batch the child had stored.
 
 Which batches did the child store? With ``max_concurrency=1`` the child sends a batch
-only after it stored the previous one, so every answered batch that some later request
-followed was stored. The last answered batch may or may not have been stored when the
+only after it stored the previous one, so every served batch that some later request
+followed was stored. The last served batch may or may not have been stored when the
 signal arrived, so the test makes no claim about it.
 """
 
@@ -28,8 +28,8 @@ from sklearn_mistral.testing import FakeMistralAPI, fake_embedding
 
 BATCH_SIZE = 4
 N_TEXTS = 80
-# Answered batches to wait for before the signal.
-N_ANSWERED = 4
+# Batches the fake must have served (status 200) before the signal.
+N_SERVED = 4
 
 _CHILD = textwrap.dedent(
     """
@@ -76,12 +76,12 @@ def _wait_for(condition, what, timeout=60.0):
         time.sleep(0.01)
 
 
-def _answered(fake):
+def _served(fake):
     return [record for record in fake.requests if record.status == 200]
 
 
 def _stored_for_sure(records):
-    """Return the texts of answered batches that a later request followed."""
+    """Return the texts of served batches that a later request followed."""
     stored = set()
     for record in records:
         followed = any(other.start > record.end for other in records)
@@ -96,7 +96,7 @@ def texts():
 
 
 def _interrupt_child(fake, texts, tmp_path, sig, mode):
-    """Run the child until the fake answered ``N_ANSWERED`` batches, then send ``sig``."""
+    """Run the child until the fake has served ``N_SERVED`` batches, then send ``sig``."""
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
     texts_file = tmp_path / "texts.json"
@@ -116,7 +116,7 @@ def _interrupt_child(fake, texts, tmp_path, sig, mode):
         text=True,
     )
     try:
-        _wait_for(lambda: len(_answered(fake)) >= N_ANSWERED or child.poll() is not None, "answered batches")
+        _wait_for(lambda: len(_served(fake)) >= N_SERVED or child.poll() is not None, "served batches")
         assert child.poll() is None, child.communicate()[1]
         child.send_signal(sig)
         stdout, stderr = child.communicate(timeout=60)
@@ -142,13 +142,13 @@ def _rerun(fake, texts, tmp_path):
 def _assert_rerun_paid_only_for_rest(fake, texts, tmp_path):
     child_records = fake.requests
     stored = _stored_for_sure(child_records)
-    answered = {text for record in child_records if record.status == 200 for text in record.inputs}
+    served = {text for record in child_records if record.status == 200 for text in record.inputs}
 
     X, resent = _rerun(fake, texts, tmp_path)
 
-    assert len(stored) >= (N_ANSWERED - 1) * BATCH_SIZE
+    assert len(stored) >= (N_SERVED - 1) * BATCH_SIZE
     assert stored.isdisjoint(resent)
-    assert set(texts) - answered <= set(resent)
+    assert set(texts) - served <= set(resent)
     assert len(resent) == len(set(resent))
     for row, text in zip(X, texts):
         np.testing.assert_array_equal(row, fake_embedding(text))
@@ -171,5 +171,5 @@ def test_sigint_stops_and_keeps_stored_batches(mode, texts, tmp_path):
         assert returncode == 130, stderr
         assert stdout == "KeyboardInterrupt\n"
         # The interrupt stopped the run instead of waiting for all of its batches.
-        assert len(_answered(fake)) < n_batches
+        assert len(_served(fake)) < n_batches
         _assert_rerun_paid_only_for_rest(fake, texts, tmp_path)

@@ -1,4 +1,4 @@
-"""Faults, malformed answers and bad input, against the loopback fake: nothing is lost or wrong.
+"""Faults, malformed responses and bad input, against the loopback fake: nothing is lost or wrong.
 
 Every test counts what the fake received, so a retry that should not happen, a batch
 sent twice or a request sent before input validation shows up as a failed assert.
@@ -124,7 +124,7 @@ def test_timeout_retried_until_success(make_vectorizer, fake, fast_backoff, retr
     assert retry_log()[0]["failure"] == "ReadTimeout, no response within timeout=0.2 s"
 
 
-def test_timeouts_exhaust_retries_as_api_timeout_error(make_vectorizer, fake, fast_backoff):
+def test_timeouts_raise_api_timeout_error(make_vectorizer, fake, fast_backoff):
     fake.inject("slow", times=2, delay=2.0)
 
     with track_usage() as usage, pytest.raises(APITimeoutError, match=r"timeout=0\.2 s") as caught:
@@ -167,7 +167,7 @@ def test_max_retries_zero_sends_once(make_vectorizer, fake, retry_log):
     assert retry_log() == []
 
 
-# Waits the server asks for
+# Waits the server requests
 
 
 @pytest.mark.parametrize(
@@ -445,7 +445,7 @@ def _ok_response(body):
 @pytest.mark.parametrize(
     "body, problem",
     [
-        (b'{"data": [{"embedding": [0.5, NaN], "index": 0}]}', "the embedding at index 0 holds NaN or infinite values"),
+        (b'{"data": [{"embedding": [0.5, NaN], "index": 0}]}', "the embedding at index 0 contains NaN or infinite values"),
         (b'{"data": [{"embedding": [0.5, -Infinity], "index": 0}]}', "NaN or infinite"),
         (b'{"data": [{"embedding": [0.5, "x"], "index": 0}]}', "non-numeric value"),
         (b'{"data": [{"embedding": [0.5, 0.5], "index": true}]}', "index True"),
@@ -464,7 +464,7 @@ def test_parse_embeddings_rejects_bad_values(body, problem, monkeypatch):
     assert caught.value.request_id == "abc123"
 
 
-def test_parse_embeddings_rejects_nan_with_default_decoder():
+def test_default_decoder_rejects_nan():
     body = b'{"data": [{"embedding": [0.5, NaN], "index": 0}]}'
 
     with pytest.raises(ResponseFormatError):

@@ -82,3 +82,72 @@ def test_throttle_limits_concurrency():
         return peak
 
     assert asyncio.run(scenario()) == 2
+
+
+def test_throttle_ignores_429s_of_requests_sent_before_slowing():
+    clock = FakeClock()
+    throttle = Throttle(max_concurrency=4, clock=clock)
+    for step in range(20):
+        clock.now = step * 0.1
+        throttle.record_success()
+    clock.now = 2.0
+    throttle.record_rate_limited(wait=0.1)
+    paced = throttle._interval
+
+    async def late_429(started_at):
+        # A request sent before the decrease whose 429 arrives after it.
+        throttle._started[asyncio.current_task()] = started_at
+        throttle.record_rate_limited(wait=0.1)
+
+    clock.now = 2.05
+    asyncio.run(late_429(started_at=1.9))
+
+    assert throttle._interval == paced
+    assert throttle._pause_until == pytest.approx(2.15)
+
+
+def test_throttle_slows_again_for_429_at_new_pace():
+    clock = FakeClock()
+    throttle = Throttle(max_concurrency=4, clock=clock)
+    for step in range(20):
+        clock.now = step * 0.1
+        throttle.record_success()
+    clock.now = 2.0
+    throttle.record_rate_limited(wait=0.1)
+    paced = throttle._interval
+
+    async def new_429(started_at):
+        throttle._started[asyncio.current_task()] = started_at
+        throttle.record_rate_limited(wait=0.1)
+
+    clock.now = 2.5
+    throttle.record_success()
+    asyncio.run(new_429(started_at=2.2))
+
+    assert throttle._interval > paced
+
+
+def test_throttle_speeds_up_while_requests_pass():
+    clock = FakeClock()
+    throttle = Throttle(max_concurrency=4, clock=clock)
+    throttle.record_success()
+    clock.now = 0.1
+    throttle.record_rate_limited(wait=0.1)
+    slowed = throttle._interval
+
+    for step in range(1, 41):
+        clock.now = 0.1 + step * slowed
+        throttle.record_success()
+
+    # A limit raised on the server is found again: the pace keeps rising without 429s.
+    assert throttle._interval < slowed / 10
+
+
+def test_throttle_unpaced_without_429():
+    clock = FakeClock()
+    throttle = Throttle(max_concurrency=4, clock=clock)
+    for step in range(100):
+        clock.now = step * 0.01
+        throttle.record_success()
+
+    assert throttle._interval == 0.0
