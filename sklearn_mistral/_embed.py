@@ -31,6 +31,9 @@ _DEFAULT_DIMENSIONS = {"mistral-embed": 1024, "codestral-embed": 1536}
 # Sizes seen in answers from models this package does not know, per endpoint and model.
 _observed_dimensions = {}
 
+# Texts whose tokens are counted in one call of the tokenizer.
+_TEXTS_PER_COUNT = 4096
+
 @dataclasses.dataclass(frozen=True)
 class EmbeddingSettings:
     """The vectorizer's parameters, as one transform uses them."""
@@ -129,7 +132,7 @@ def _fetch_missing(unique, missing, keys, store, output, inverse, settings, stat
     """Send the texts not in the cache; store and place each batch as it arrives."""
     texts = [unique[j] for j in missing]
     counter = get_token_counter(settings.model)
-    n_tokens = counter.count(texts)
+    n_tokens = _count_tokens(counter, texts)
     texts, n_tokens = _enforce_input_limit(texts, n_tokens, missing, inverse, counter, settings, stats)
     # A text bigger than the request budget still goes alone, in a batch of its own.
     budget = max(settings.max_tokens_per_request, int(n_tokens.max()))
@@ -181,6 +184,16 @@ async def _send_all(texts, batches, on_batch, api_key, settings, stats):
         )
         await fetch_batches(client, texts, batches, on_batch)
     return client.n_features
+
+
+def _count_tokens(counter, texts):
+    """Return the billed tokens of each text, counted a chunk of texts at a time."""
+    # The tokenizer returns every token id as a Python int: 180 MB for 10^5 texts of
+    # 50 tokens when counted at once, about 7 MB a chunk.
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
+    chunks = [counter.count(texts[start : start + _TEXTS_PER_COUNT]) for start in range(0, len(texts), _TEXTS_PER_COUNT)]
+    return np.concatenate(chunks)
 
 
 def _read_api_key(settings):

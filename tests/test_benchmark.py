@@ -44,7 +44,7 @@ def test_small_mode_runs_only_symptom2disease(report):
 
 
 def test_small_mode_minimum_is_ten_requests(symptom2disease):
-    # 1153 distinct texts, at most 128 per request; 51,181 tokens fit in 4 requests.
+    # 1153 distinct texts at 128 per request need 10 requests, while 51,181 tokens fit in 4.
     assert symptom2disease.n_distinct == 1153
     assert symptom2disease.distinct_tokens == 51_181
     assert symptom2disease.min_requests == 10
