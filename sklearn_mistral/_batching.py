@@ -67,8 +67,8 @@ def plan_batches(n_tokens, max_inputs, max_tokens):
     n_batches = len(greedy)
 
     # Try tighter caps that spread the same work over the same number of batches:
-    # both caps evened out, else only the one that binds (when the inputs cap binds,
-    # an even token cap would close some batches early and add one).
+    # both caps evened out, else only one of them. When the inputs cap binds, an even
+    # token cap would close some batches early and add one.
     even_inputs = min(max_inputs, -(-n_tokens.size // n_batches))
     # One item of slack keeps a batch from closing just short of its even share.
     even_tokens = min(max_tokens, -(-int(n_tokens.sum()) // n_batches) + int(n_tokens.max()))

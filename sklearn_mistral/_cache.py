@@ -122,7 +122,7 @@ class VectorCache:
     def read_into(self, keys, n_features, write):
         """Pass the intact stored vectors to ``write(positions, vectors)``, chunk by chunk.
 
-        ``positions`` index ``keys``; ``vectors`` holds one row per position and is
+        ``positions`` index ``keys``, and ``vectors`` contains one row per position,
         valid only during the call. Damaged entries (wrong length, failed checksum,
         non-finite values) are left out, so their texts are fetched again and
         overwritten. Returns a boolean mask of the keys found intact.
@@ -263,10 +263,11 @@ def _checksums(keys, payloads):
     """Return a uint64 checksum per row of ``payloads`` (uint8, one row per key).
 
     The checksum is a weighted sum modulo 2**64 of the 64-bit words of the key and the
-    payload, with odd weights. Damage confined to one word always changes it, a value
-    stored under another key changes it, and other damage goes unnoticed with a
-    probability of about 2**-64. NumPy computes it for a whole chunk at once, about
-    100 times faster than a hash per row. It detects damage, not tampering.
+    payload, with odd weights. Damage confined to one word always changes it. Other
+    damage, a value stored under another key included, goes unnoticed with a
+    probability of about 2**-64. NumPy computes it for a whole chunk at once: about
+    0.3 µs per 4 KiB vector against 15 µs for a BLAKE2b digest per row (2 cores, AMD
+    EPYC). It detects damage, not tampering.
     """
     n_rows, size = payloads.shape
     if size % 8:

@@ -238,6 +238,8 @@ def _enforce_input_limit(texts, n_tokens, missing, inverse, counter, settings, s
             n_tokens=[int(n_tokens[i]) for i in too_long],
         )
 
+    # NOTE: the vector of a truncated text is cached under the full text's key, so a later
+    # transform with truncate=False returns it from the cache instead of raising.
     texts = list(texts)
     n_tokens = n_tokens.copy()
     n_cut = 0

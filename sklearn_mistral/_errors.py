@@ -9,7 +9,7 @@ The hierarchy::
     ├── APIConnectionError                    no HTTP response: connection failed or dropped
     │   └── APITimeoutError                   no response within ``timeout`` seconds
     └── APIStatusError                        an HTTP response that is an error
-        ├── BadRequestError                   400, 404 and 422: fix the request, never retried
+        ├── BadRequestError                   400, 404, 422 and other 4xx: fix the request, never retried
         ├── AuthenticationError               401 and 403: fix the key, never retried
         ├── RateLimitError                    429 after the last retry
         ├── ServerError                       5xx after the last retry
@@ -129,7 +129,11 @@ def _rebuild_status_error(cls, message, status_code, code, request_id, path):
 
 
 class BadRequestError(APIStatusError):
-    """The API rejected the request itself (400, 404, 422); retrying cannot help."""
+    """The API rejected the request itself (400, 404, 422 or another 4xx); retrying cannot help.
+
+    A 400 that reports a per-request limit is not raised while the batch can still be
+    split: the halves are sent instead.
+    """
 
 
 class AuthenticationError(APIStatusError):

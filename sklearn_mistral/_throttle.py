@@ -21,9 +21,9 @@ _BACKOFF_CAP = 20.0
 # Window over which the accepted request rate is measured when a 429 arrives.
 _RATE_WINDOW = 2.0
 
-# Pacing after a 429, tuned against FakeMistralAPI's token bucket (benchmarks/): the
-# rate grows by these fractions per accepted request, fast until the second 429 and
-# slowly after it, and shrinks by these factors at each 429 that the current rate caused.
+# Pacing after a 429, tuned against FakeMistralAPI's token bucket (benchmarks/). The
+# rate grows by these fractions per accepted request: fast until the second 429, slowly
+# after it. It shrinks by these factors at each 429 that the current rate caused.
 _FAST_GROWTH = 0.15
 _SLOW_GROWTH = 0.005
 _FIRST_DECREASE = 0.8
@@ -89,9 +89,9 @@ class Throttle:
     limits them. At the first 429 every sender pauses for the wait the server asked,
     and request starts are from then on paced at the rate the server accepted over
     the last ``_RATE_WINDOW`` seconds. Each accepted request raises the rate a little,
-    so a limit that rises is found again; each 429 lowers it, once per rate: a 429 for
+    so a limit that rises is found again. Each 429 lowers it, once per rate: a 429 for
     a request sent before the last decrease was caused by the old rate and changes
-    nothing, so that the requests already in flight cannot start a storm of decreases.
+    nothing. So the requests already in flight cannot start a storm of decreases.
 
     Not thread-safe: use one per event loop.
     """
@@ -108,7 +108,7 @@ class Throttle:
         self._n_decreases = 0
         self._n_accepted_since_decrease = 0
         self._longest_wait = 0.0
-        # When the request of each task started, to tell whose rate a 429 answers.
+        # When the request of each task started, to tell which rate caused a 429.
         self._started = weakref.WeakKeyDictionary()
 
     async def __aenter__(self):
@@ -171,10 +171,11 @@ class Throttle:
         if self._n_decreases and not self._n_accepted_since_decrease:
             self._interval = min(self._interval, max(self._longest_wait, 0.05))
         # Accepted requests do not stop the fall either when the pace did not cause the
-        # 429s (a server that rejects some requests whatever the rate, or other processes
-        # on the same key): with 30 % of requests rejected with 50 ms waits, the pace fell
-        # to about one request per second. A token bucket asks for waits of up to one
-        # refill interval, so four times the longest requested wait still paces it.
+        # 429s, as with a server that rejects some requests whatever the rate, or with
+        # other processes on the same key. With 30 % of requests rejected with 50 ms
+        # waits, the pace fell to about one request per second. A token bucket requests
+        # waits of up to one refill interval, so four times the longest requested wait
+        # still paces it.
         self._interval = min(self._interval, 4 * max(self._longest_wait, 0.05))
         self._decreased_at = now
         self._n_decreases += 1

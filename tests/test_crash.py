@@ -5,10 +5,11 @@ test process serves. Once the fake has served a few batches, the child is killed
 (SIGKILL) or interrupted (SIGINT, as Ctrl-C does). A rerun in this process then must not
 send again any text whose batch the child had stored.
 
-Which batches did the child store? With ``max_concurrency=1`` the child sends a batch
-only after it stored the previous one, so every served batch that some later request
-followed was stored. The last served batch may or may not have been stored when the
-signal arrived, so the test makes no claim about it.
+Which batches did the child store? With ``max_concurrency=1`` the child hands each
+batch to its cache writer thread before it sends the next one, so a served batch that a
+later request followed had at least that request's round trip (0.1 s of latency) to be
+written: every such batch must be in the cache. The last served batch may or may not
+have been written when the signal arrived, so the test makes no claim about it.
 """
 
 import json
@@ -30,6 +31,8 @@ BATCH_SIZE = 4
 N_TEXTS = 80
 # Batches the fake must have served (status 200) before the signal.
 N_SERVED = 4
+# Seconds the fake adds to every response.
+LATENCY = 0.1
 
 _CHILD = textwrap.dedent(
     """
@@ -67,12 +70,12 @@ _CHILD = textwrap.dedent(
 )
 
 
-def _wait_for(condition, what, timeout=60.0):
+def _wait_for(condition, description, timeout=60.0):
     """Poll ``condition`` every 10 ms; the child gives no event this process could wait on."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout} s waiting for {description}")
         time.sleep(0.01)
 
 
@@ -155,7 +158,7 @@ def _assert_rerun_paid_only_for_rest(fake, texts, tmp_path):
 
 
 def test_sigkill_keeps_stored_batches(texts, tmp_path):
-    with FakeMistralAPI(latency=0.1) as fake:
+    with FakeMistralAPI(latency=LATENCY) as fake:
         returncode, _, _ = _interrupt_child(fake, texts, tmp_path, signal.SIGKILL, "plain")
 
         assert returncode == -signal.SIGKILL
@@ -165,7 +168,7 @@ def test_sigkill_keeps_stored_batches(texts, tmp_path):
 @pytest.mark.parametrize("mode", ["plain", "inside-event-loop"])
 def test_sigint_stops_and_keeps_stored_batches(mode, texts, tmp_path):
     n_batches = N_TEXTS // BATCH_SIZE
-    with FakeMistralAPI(latency=0.1) as fake:
+    with FakeMistralAPI(latency=LATENCY) as fake:
         returncode, stdout, stderr = _interrupt_child(fake, texts, tmp_path, signal.SIGINT, mode)
 
         assert returncode == 130, stderr

@@ -31,6 +31,7 @@ from sklearn_mistral import (
     track_usage,
 )
 from sklearn_mistral import _response, _throttle
+from sklearn_mistral._client import _display_url
 from sklearn_mistral._response import parse_embeddings
 from sklearn_mistral._tokens import get_token_counter
 from sklearn_mistral.datasets import load_symptom2disease
@@ -116,19 +117,19 @@ def test_timeout_retried_until_success(make_vectorizer, fake, fast_backoff, retr
     fake.inject("slow", delay=2.0)
 
     with track_usage() as usage:
-        X = make_vectorizer(timeout=0.2).transform(TEXTS)
+        X = make_vectorizer(timeout=0.5).transform(TEXTS)
 
     assert_rows_are_fake_embeddings(X, TEXTS)
     assert usage.n_requests == 2
     assert usage.n_retries == 1
-    assert retry_log()[0]["failure"] == "ReadTimeout, no response within timeout=0.2 s"
+    assert retry_log()[0]["failure"] == "ReadTimeout, no response within timeout=0.5 s"
 
 
 def test_timeouts_raise_api_timeout_error(make_vectorizer, fake, fast_backoff):
     fake.inject("slow", times=2, delay=2.0)
 
-    with track_usage() as usage, pytest.raises(APITimeoutError, match=r"timeout=0\.2 s") as caught:
-        make_vectorizer(timeout=0.2, max_retries=1).transform(TEXTS)
+    with track_usage() as usage, pytest.raises(APITimeoutError, match=r"timeout=0\.5 s") as caught:
+        make_vectorizer(timeout=0.5, max_retries=1).transform(TEXTS)
 
     assert usage.n_requests == 2
     assert caught.value.__notes__ == ["Gave up after 2 attempts (max_retries=1)."]
@@ -340,6 +341,18 @@ def test_api_error_pickle_keeps_attributes(make_vectorizer, fake):
         fake.requests[0].request_id,
         "/v1/embeddings",
     )
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://user:secret@api.example.com:8443/v1/embeddings?key=secret", "https://api.example.com:8443/v1/embeddings"),
+        ("http://[::1]:8000/v1/embeddings", "http://[::1]:8000/v1/embeddings"),
+        ("http://127.0.0.1/v1/embeddings", "http://127.0.0.1/v1/embeddings"),
+    ],
+)
+def test_error_url_drops_credentials(url, shown):
+    assert _display_url(url) == shown
 
 
 def test_error_hierarchy():
