@@ -21,9 +21,9 @@ Usage::
     python benchmarks/bench_embeddings.py --small     # under a minute, as the tests run it
 
 Contenders whose package is not installed are skipped. Nothing leaves 127.0.0.1:
-children refuse any other address with an audit hook, and langchain-mistralai runs
-with ``HF_HUB_OFFLINE=1``, so its Hugging Face tokenizer download fails at once and it
-falls back to counting characters, as it does for any user without a Hugging Face token.
+children reject any other address with an audit hook. langchain-mistralai runs with
+``HF_HUB_OFFLINE=1``, so its Hugging Face tokenizer download fails at once. It then
+counts characters instead of tokens, as it does for any user without a Hugging Face token.
 """
 
 import argparse
@@ -122,7 +122,7 @@ def block_remote_hosts(event, args):
 
 
 def guide_httpx(texts, base_url, api_key, **_):
-    """Mistral's guide: chunks of 50, one request after the other (here with httpx)."""
+    """Embed as Mistral's guide does: chunks of 50, one request after the other, with httpx."""
     import httpx
 
     client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=120)
@@ -140,7 +140,7 @@ def guide_httpx(texts, base_url, api_key, **_):
 
 
 def mistralai_sdk(texts, base_url, api_key, **_):
-    """The guide's loop of 50 with the official SDK's ``client.embeddings.create``."""
+    """Embed with the guide's loop of 50 and the official SDK's ``client.embeddings.create``."""
     from mistralai.client import Mistral
 
     # The SDK appends /v1/embeddings to its server URL itself.
@@ -157,7 +157,7 @@ def mistralai_sdk(texts, base_url, api_key, **_):
 
 
 def langchain(texts, base_url, api_key, notes, **_):
-    """langchain-mistralai's ``embed_documents``, with its default settings."""
+    """Embed with langchain-mistralai's ``embed_documents`` and its default settings."""
     from langchain_mistralai import MistralAIEmbeddings
 
     with warnings.catch_warnings(record=True) as caught:
@@ -170,10 +170,10 @@ def langchain(texts, base_url, api_key, notes, **_):
 
 
 def vectorizer(texts, base_url, api_key_env, cache_dir, **_):
-    """``MistralEmbeddingVectorizer.transform`` with its defaults and ``cache_dir``."""
-    # httpx imports httpcore when it builds its first client. The other contenders
-    # build theirs before the clock starts; the vectorizer builds one inside transform
-    # (timed), so only the import is taken out of its time here.
+    """Embed with ``MistralEmbeddingVectorizer.transform``, its defaults and ``cache_dir``."""
+    # httpx imports httpcore when it builds its first client. The other contenders build
+    # theirs before the clock starts, but the vectorizer builds one inside transform. So
+    # the import is done here, and the building of the client stays in its time.
     import httpcore  # noqa: F401
 
     from sklearn_mistral import MistralEmbeddingVectorizer
@@ -183,12 +183,12 @@ def vectorizer(texts, base_url, api_key_env, cache_dir, **_):
 
 
 def numpy_load(texts, npy_path, **_):
-    """``numpy.load`` of the array that a vectorizer run saved."""
+    """Load the array that a vectorizer run saved, with ``numpy.load``."""
     return lambda: np.load(npy_path)
 
 
 def idle(texts, **_):
-    """Nothing: the memory of the interpreter, the imports and the texts."""
+    """Do nothing, to measure the memory of the interpreter, the imports and the texts."""
     return lambda: None
 
 
@@ -299,7 +299,7 @@ class Scenario:
 
 @dataclasses.dataclass
 class Row:
-    """What one scenario measured; ``skipped`` says why it did not run."""
+    """What one scenario measured; ``skipped`` gives the reason it did not run."""
 
     scenario: Scenario
     seconds: float = math.nan
@@ -320,8 +320,8 @@ def child_environment(workdir):
     env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
     env.update(
         NO_PROXY="127.0.0.1,localhost",
-        # langchain-mistralai asks Hugging Face for a tokenizer: fail at once, offline,
-        # with an empty private cache so that every machine takes the same fallback.
+        # langchain-mistralai requests a tokenizer from Hugging Face. The request fails at
+        # once offline, and the empty private cache makes every machine take the fallback.
         HF_HUB_OFFLINE="1",
         HF_HUB_DISABLE_TELEMETRY="1",
         HF_HOME=os.path.join(workdir, "huggingface"),
@@ -557,7 +557,7 @@ class Report:
 
 
 def run_benchmark(options):
-    """Run every scenario that ``options`` asks for and return a :class:`Report`."""
+    """Run every scenario that ``options`` selects and return a :class:`Report`."""
     workdir = tempfile.mkdtemp(prefix="sklearn-mistral-bench-", dir=options.work_dir)
     try:
         datasets = []
@@ -703,7 +703,12 @@ def targets_table(report):
         checks.extend(rate_limit_checks(report.rate_limited))
     lines = ["| target | measured | met |", "|---|---:|---|"]
     for target, measured, met in checks:
-        verdict = "skipped" if met is None else ("yes" if met else "**no**")
+        if met is None:
+            verdict = "skipped"
+        elif met:
+            verdict = "yes"
+        else:
+            verdict = "**no**"
         lines.append(f"| {target} | {measured} | {verdict} |")
     return "\n".join(lines)
 

@@ -55,6 +55,9 @@ ON CONFLICT(key, raw) DO UPDATE SET
 WHERE filename IS NULL
 """
 
+# Path prefix of the offline fake's base_url, followed by its vectors' version.
+FAKE_PATH_PREFIX = "sklearn-mistral-fake-"
+
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -68,18 +71,27 @@ def default_cache_dir():
 
 
 def endpoint_family(base_url):
-    """Name the server family whose vectors a cache entry holds.
+    """Name the server whose vectors a cache entry holds.
 
     Every ``*.mistral.ai`` host (regional ones included) serves the same models, so they
-    share entries. Any other host keeps its own, without the port, so that a local server
-    restarted on another port still finds its vectors.
+    share entries. The offline fake of :mod:`sklearn_mistral.testing` is known by the
+    versioned path prefix of its ``base_url`` on any loopback port, so a rerun against a
+    fake on a new port finds its vectors. Any other server keeps its own entries, by
+    host, port and path, so two local servers never lend each other vectors.
     """
-    host = (urlsplit(base_url).hostname or "").lower()
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
     if host == "mistral.ai" or host.endswith(".mistral.ai"):
         return "mistral.ai"
-    if host in _LOOPBACK_HOSTS or host.startswith("127."):
-        return "loopback"
-    return host
+
+    path = parts.path.rstrip("/")
+    loopback = host in _LOOPBACK_HOSTS or host.startswith("127.")
+    fake_prefix = path.split("/")[1] if path.count("/") >= 2 else ""
+    if loopback and fake_prefix.startswith(FAKE_PATH_PREFIX):
+        return fake_prefix
+
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{host}:{port}{path}"
 
 
 class VectorCache:

@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import os
+import ssl
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,21 +31,29 @@ _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 def make_http_client(base_url, timeout, max_concurrency):
     """Return an ``httpx.AsyncClient`` sized for ``max_concurrency`` requests in flight."""
-    host = urlsplit(base_url).hostname or ""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
     # Proxy settings from the environment must not capture loopback traffic.
     trust_env = host not in _LOOPBACK_HOSTS and not host.startswith("127.")
+    if parts.scheme == "https":
+        ssl_context = _ssl_context(trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    else:
+        # The client only posts to {base_url}/embeddings and follows no redirect, so a
+        # plain-HTTP client never opens TLS. This context trusts no CA: it would reject
+        # any certificate, and it costs nothing to build.
+        ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     return httpx.AsyncClient(
         timeout=timeout,
         limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
         trust_env=trust_env,
-        verify=_ssl_context(trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")),
+        verify=ssl_context,
     )
 
 
 @functools.lru_cache(maxsize=8)
 def _ssl_context(trust_env, cert_file, cert_dir):
     # httpx's default context, built once per process and per CA setting: loading the
-    # CA bundle takes about 45 ms, which every transform that sends paid before.
+    # CA bundle took about 45 ms of every transform that sent requests.
     return httpx.create_ssl_context(trust_env=trust_env)
 
 
@@ -112,6 +121,13 @@ class EmbeddingsClient:
                 response = await self._http.post(self._url, content=content, headers=self._headers)
         except httpx.TimeoutException as exc:
             return self._timeout_failure(exc, backoff)
+        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+            # The request could not be built, so no retry can help. The exception text of
+            # LocalProtocolError may quote header values, the key among them: leave it out.
+            raise APIConnectionError(
+                f"POST {_display_url(self._url)} could not be sent ({type(exc).__name__}). "
+                "Check base_url: it must be an http:// or https:// URL."
+            ) from None
         except httpx.TransportError as exc:
             error = APIConnectionError(
                 f"POST {_display_url(self._url)} failed without a response ({type(exc).__name__}: {exc})."

@@ -5,7 +5,7 @@ The hierarchy::
     MistralEmbeddingError
     ├── InvalidInputError (also ValueError)   bad text in X, raised before any request
     │   └── TextTooLongError                  a text over the per-input token limit
-    ├── MissingAPIKeyError                    the key's environment variable is unset
+    ├── MissingAPIKeyError                    the key's environment variable is unset or invalid
     ├── APIConnectionError                    no HTTP response: connection failed or dropped
     │   └── APITimeoutError                   no response within ``timeout`` seconds
     └── APIStatusError                        an HTTP response that is an error
@@ -71,7 +71,7 @@ class TextTooLongError(InvalidInputError):
 
 
 class MissingAPIKeyError(MistralEmbeddingError):
-    """The environment variable named by ``api_key_env`` is unset or empty."""
+    """The environment variable named by ``api_key_env`` is unset, empty or not a valid key."""
 
 
 class APIConnectionError(MistralEmbeddingError):

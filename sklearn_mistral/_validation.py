@@ -2,12 +2,13 @@
 
 import math
 import numbers
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from ._errors import InvalidInputError
 
-__all__ = ["check_texts"]
+__all__ = ["check_base_url", "check_texts"]
 
 # How many offending rows one error message lists before summarizing the rest.
 _MAX_ROWS_LISTED = 5
@@ -49,6 +50,14 @@ def _as_column(X):
         return _dataframe_column(X)
     if hasattr(X, "iloc") and hasattr(X, "index"):
         return X.array, X.index
+
+    if isinstance(X, (dict, set, frozenset)) or not hasattr(X, "__getitem__"):
+        # A dict iterates over its keys and a set in no fixed order: neither is a column.
+        raise TypeError(
+            f"X must be an ordered list-like of strings (list, tuple, array, Series or "
+            f"one-column DataFrame), got {type(X).__name__}. Convert it, e.g. list(X.values()) "
+            "for a dict."
+        )
 
     if isinstance(X, np.ndarray):
         return _array_column(X), None
@@ -143,3 +152,26 @@ def _describe_problems(problems, labels, n_samples):
 def _preview(value, width=60):
     text = repr(value)
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def check_base_url(base_url):
+    """Raise ``ValueError`` unless ``base_url`` is an http(s) URL that a path can extend."""
+    try:
+        parts = urlsplit(base_url)
+        # Reading the port raises ValueError when it is out of range.
+        _ = parts.port
+    except ValueError as exc:
+        raise ValueError(f"base_url={base_url!r} is not a valid URL ({exc}).") from None
+
+    problem = None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = "it must start with http:// or https:// and name a host"
+    elif parts.query or parts.fragment:
+        problem = "requests go to {base_url}/embeddings, so it cannot have a query or fragment"
+    elif base_url != base_url.strip() or " " in base_url:
+        problem = "it contains spaces"
+    if problem:
+        raise ValueError(
+            f"base_url={base_url!r} is invalid: {problem}. "
+            "Example: base_url='https://api.mistral.ai/v1'."
+        )

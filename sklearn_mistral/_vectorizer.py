@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from ._embed import EmbeddingSettings, embed_texts, n_features_of
 from ._estimate import estimate_cost
-from ._validation import check_texts
+from ._validation import check_base_url, check_texts
 
 __all__ = ["MistralEmbeddingVectorizer"]
 
@@ -264,7 +264,15 @@ class MistralEmbeddingVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMix
         return tags
 
     def _settings(self):
-        return EmbeddingSettings(**self.get_params())
+        params = self.get_params()
+
+        # numpy scalars (from a GridSearchCV grid given as an array) become plain
+        # values, so they serialize to JSON and hash to the same cache keys.
+        for name in ("model", "base_url", "api_key_env", "output_dtype"):
+            params[name] = str(params[name])
+        if params["output_dimension"] is not None:
+            params["output_dimension"] = int(params["output_dimension"])
+        return EmbeddingSettings(**params)
 
     def _check_settings(self):
         """Return the settings, rejecting combinations the API would reject."""
@@ -273,6 +281,12 @@ class MistralEmbeddingVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMix
                 f"output_dimension={self.output_dimension} is not supported by {self.model!r}, "
                 "which always returns 1024 dimensions; leave output_dimension=None or use codestral-embed."
             )
+        if isinstance(self.cache_dir, str) and not self.cache_dir.strip():
+            raise ValueError(
+                "cache_dir='' is not a directory. Pass a directory path, None for the default "
+                "cache directory, or False to turn caching off."
+            )
+        check_base_url(self.base_url)
         return self._settings()
 
     def _empty_output(self, settings):

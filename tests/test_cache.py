@@ -245,8 +245,16 @@ def test_cache_key_kept_for_same_vectors(same):
     assert _key(**same) == _key()
 
 
-def test_cache_key_kept_across_loopback_ports():
-    assert _key(base_url="http://127.0.0.1:8000/v1") == _key(base_url="http://localhost:9000/v1")
+def test_cache_key_kept_across_fake_ports():
+    first = _key(base_url="http://127.0.0.1:8000/sklearn-mistral-fake-1/v1")
+
+    assert first == _key(base_url="http://localhost:9000/sklearn-mistral-fake-1/v1")
+    assert first != _key(base_url="http://localhost:9000/sklearn-mistral-fake-2/v1")
+
+
+def test_cache_key_differs_between_local_servers():
+    assert _key(base_url="http://127.0.0.1:8000/v1") != _key(base_url="http://127.0.0.1:9000/v1")
+    assert _key(base_url="http://127.0.0.1:8000/v1") != _key(base_url="http://127.0.0.1:8000/sklearn-mistral-fake-1/v1")
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import time
 import urllib.parse
 import uuid
 
+from .._cache import FAKE_PATH_PREFIX
 from .._tokens import get_token_counter
 from ._api import (
     KNOWN_MODELS,
@@ -50,6 +51,12 @@ __all__ = ["FakeMistralAPI", "RequestRecord"]
 logger = logging.getLogger("sklearn_mistral.testing")
 
 EMBEDDINGS_PATH = "/v1/embeddings"
+
+# The fake's base_url carries this prefix so that caches keep its vectors apart from any
+# real server's. Raise the version whenever the vectors of fake_embedding change, so
+# that caches filled by an older fake are not read.
+VECTORS_VERSION = 1
+PATH_PREFIX = f"/{FAKE_PATH_PREFIX}{VECTORS_VERSION}"
 # The key placed in ``api_key_env`` when the fake accepts any bearer token.
 _ANY_KEY = "fake-key"
 
@@ -201,11 +208,13 @@ class FakeMistralAPI:
 
     @property
     def base_url(self):
-        """The base URL, ``http://127.0.0.1:<port>/v1``.
+        """The base URL, ``http://127.0.0.1:<port>/sklearn-mistral-fake-<version>/v1``.
 
-        Clients POST to ``{base_url}/embeddings``.
+        Clients POST to ``{base_url}/embeddings``. The fake also answers on the real
+        API's path, ``/v1/embeddings``, for clients such as the official SDK that take a
+        server URL and add ``/v1`` themselves.
         """
-        return f"http://{HOST}:{self._running_server().server_port}/v1"
+        return f"http://{HOST}:{self._running_server().server_port}{PATH_PREFIX}/v1"
 
     @property
     def api_key_env(self):
@@ -327,7 +336,8 @@ class FakeMistralAPI:
             exchange.early_retry = self._retries.is_early(key, exchange.start)
 
     def _respond(self, exchange, handler):
-        if urllib.parse.urlsplit(handler.path).path != EMBEDDINGS_PATH:
+        path = urllib.parse.urlsplit(handler.path).path
+        if path not in (EMBEDDINGS_PATH, PATH_PREFIX + EMBEDDINGS_PATH):
             return route_not_found_response()
         if handler.command != "POST":
             return method_not_allowed_response()
