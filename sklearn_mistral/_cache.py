@@ -318,7 +318,16 @@ def open_cache(directory):
 
 
 def _make_private_dir(directory):
-    if not os.path.isdir(directory):
+    if os.path.isdir(directory):
+        return
+    try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        # makedirs applies the umask; set the mode explicitly on the leaf we created.
-        os.chmod(directory, 0o700)
+    except OSError as exc:
+        raise OSError(
+            exc.errno,
+            f"cannot create the vector cache directory {directory!r} ({exc.strerror}). "
+            f"Pass another cache_dir, set {CACHE_DIR_ENV}, or pass cache_dir=False to turn "
+            "caching off",
+        ) from exc
+    # makedirs applies the umask, so set the mode explicitly on the leaf it created.
+    os.chmod(directory, 0o700)

@@ -133,3 +133,14 @@ def test_estimate_cost_matches_what_transform_bills(make_vectorizer, fake):
     assert after.n_cached == before.n_distinct
     assert after.n_tokens == 0
     assert after.n_requests == 0
+
+
+def test_cache_dir_that_is_a_file_names_the_fix(make_vectorizer, fake, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache should go")
+
+    with pytest.raises(OSError, match="cannot create the vector cache directory") as info:
+        make_vectorizer(cache_dir=str(blocker / "cache")).transform(["text"])
+
+    assert "cache_dir=False" in str(info.value)
+    assert fake.requests == []
