@@ -17,7 +17,7 @@ Contenders:
 
 Usage::
 
-    python benchmarks/bench_embeddings.py             # the full run, about 15 minutes
+    python benchmarks/bench_embeddings.py             # the full run, about 6 minutes
     python benchmarks/bench_embeddings.py --small     # under a minute, as the tests run it
 
 Contenders whose package is not installed are skipped. Nothing leaves 127.0.0.1:

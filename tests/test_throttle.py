@@ -84,7 +84,7 @@ def test_throttle_limits_concurrency():
     assert asyncio.run(scenario()) == 2
 
 
-def test_throttle_ignores_429s_of_requests_sent_before_slowing():
+def test_throttle_ignores_429_from_old_pace():
     clock = FakeClock()
     throttle = Throttle(max_concurrency=4, clock=clock)
     for step in range(20):
@@ -106,7 +106,7 @@ def test_throttle_ignores_429s_of_requests_sent_before_slowing():
     assert throttle._pause_until == pytest.approx(2.15)
 
 
-def test_throttle_slows_again_for_429_at_new_pace():
+def test_throttle_slows_for_429_at_new_pace():
     clock = FakeClock()
     throttle = Throttle(max_concurrency=4, clock=clock)
     for step in range(20):
