@@ -14,9 +14,14 @@ def deduplicate(texts):
     inverse : ndarray of int64, shape (len(texts),)
         ``unique[inverse[i]] == texts[i]``.
     """
-    ids = {}
-    inverse = np.fromiter((ids.setdefault(text, len(ids)) for text in texts), dtype=np.int64, count=len(texts))
-    return list(ids), inverse
+    unique = list(dict.fromkeys(texts))
+    if len(unique) == len(texts):
+        # The common case, with no duplicates, needs no per-text work in Python.
+        return unique, np.arange(len(texts), dtype=np.int64)
+
+    ids = {text: i for i, text in enumerate(unique)}
+    inverse = np.fromiter(map(ids.__getitem__, texts), dtype=np.int64, count=len(texts))
+    return unique, inverse
 
 
 def group_positions(inverse, n_unique):

@@ -134,6 +134,12 @@ def _fetch_missing(unique, missing, keys, store, output, inverse, settings, stat
     counter = get_token_counter(settings.model)
     n_tokens = _count_tokens(counter, texts)
     texts, n_tokens = _enforce_input_limit(texts, n_tokens, missing, inverse, counter, settings, stats)
+    keys = [keys[j] for j in missing] if store is not None else None
+    cut = [i for i, j in enumerate(missing) if texts[i] is not unique[j]]
+    if store is not None and cut:
+        texts, n_tokens, missing, keys = _reuse_truncated(texts, n_tokens, missing, keys, cut, store, output, settings, stats)
+        if not texts:
+            return
     # A text bigger than the request budget still goes alone, in a batch of its own.
     budget = max(settings.max_tokens_per_request, int(n_tokens.max()))
     batches = plan_batches(n_tokens, settings.batch_size, budget)
@@ -147,19 +153,41 @@ def _fetch_missing(unique, missing, keys, store, output, inverse, settings, stat
     def on_batch(positions, vectors, prompt_tokens):
         ids = [missing[p] for p in positions]
         if writer is not None:
-            writer.submit([keys[j] for j in ids], vectors)
+            writer.submit([keys[p] for p in positions], vectors)
         output.put(ids, vectors)
         stats.n_tokens += prompt_tokens
         progress.update(len(positions))
 
     try:
-        n_features = run_coroutine(lambda: _send_all(texts, batches, on_batch, api_key, settings, stats))
+        run_coroutine(lambda: _send_all(texts, batches, on_batch, api_key, settings, stats))
     except BaseException:
         # Store what arrived before the failure, and let the failure itself be raised.
         _close(writer, progress, raise_error=False)
         raise
     _close(writer, progress, raise_error=True)
-    _observed_dimensions[(endpoint_family(settings.base_url), settings.model)] = n_features
+    # Record the output width, not the packed length a bit-packed dtype sends.
+    _observed_dimensions[(endpoint_family(settings.base_url), settings.model)] = output.array.shape[1]
+
+
+def _reuse_truncated(texts, n_tokens, missing, keys, cut, store, output, settings, stats):
+    """Key truncated texts by what is sent, and take those already cached from the cache.
+
+    A vector of a truncated text is stored under the key of the prefix that was sent,
+    never under the full text's key: a later transform with ``truncate=False`` still
+    raises for the full text instead of returning the prefix's vector.
+    """
+    for i in cut:
+        keys[i] = store.keys([texts[i]])[0]
+
+    n_values = stored_length(n_features_of(settings), settings.output_dtype)
+    hits = store.get_many([keys[i] for i in cut], n_values)
+    for position, vector in hits.items():
+        output.put([missing[cut[position]]], vector[np.newaxis])
+    stats.n_cache_hits += len(hits)
+
+    cached = {cut[position] for position in hits}
+    kept = [i for i in range(len(texts)) if i not in cached]
+    return [texts[i] for i in kept], n_tokens[kept], [missing[i] for i in kept], [keys[i] for i in kept]
 
 
 def _close(writer, progress, raise_error):
@@ -245,8 +273,6 @@ def _enforce_input_limit(texts, n_tokens, missing, inverse, counter, settings, s
             n_tokens=[int(n_tokens[i]) for i in too_long],
         )
 
-    # NOTE: the vector of a truncated text is cached under the full text's key, so a later
-    # transform with truncate=False returns it from the cache instead of raising.
     texts = list(texts)
     n_tokens = n_tokens.copy()
     n_cut = 0

@@ -72,7 +72,15 @@ class OutputArray:
         vectors = dequantize(vectors, self._output_dtype, self._n_features)
         ids = np.asarray(ids, dtype=np.int64)
         if self._identity:
-            self.array[ids] = vectors
+            self._write_rows(ids, vectors)
             return
         rows = np.concatenate([self._order[self._starts[j] : self._starts[j + 1]] for j in ids])
         self.array[rows] = np.repeat(vectors, self._counts[ids], axis=0)
+
+    def _write_rows(self, rows, vectors):
+        # Rows read back from a cache filled in input order are usually consecutive,
+        # and a slice copy is several times faster than fancy indexing.
+        if rows.size and rows[-1] - rows[0] == rows.size - 1 and (rows.size < 2 or np.all(np.diff(rows) == 1)):
+            self.array[rows[0] : rows[-1] + 1] = vectors
+        else:
+            self.array[rows] = vectors

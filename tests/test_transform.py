@@ -3,7 +3,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from sklearn_mistral import track_usage
+from sklearn_mistral import TextTooLongError, track_usage
 from sklearn_mistral._tokens import get_token_counter
 from sklearn_mistral.datasets import load_symptom2disease
 from sklearn_mistral.testing import fake_embedding
@@ -144,3 +144,18 @@ def test_cache_dir_that_is_a_file_names_the_fix(make_vectorizer, fake, tmp_path)
 
     assert "cache_dir=False" in str(info.value)
     assert fake.requests == []
+
+
+def test_truncated_vector_not_reused_without_truncate(make_vectorizer, fake):
+    long_text = "fever " * 9000
+
+    with pytest.warns(UserWarning, match="truncated"):
+        first = make_vectorizer(truncate=True).transform([long_text, "short"])
+    with pytest.warns(UserWarning, match="truncated"):
+        second = make_vectorizer(truncate=True).transform([long_text, "short"])
+
+    np.testing.assert_array_equal(first, second)
+    assert len(fake.requests) == 1
+    with pytest.raises(TextTooLongError):
+        make_vectorizer(truncate=False).transform([long_text])
+    assert len(fake.requests) == 1
