@@ -3,6 +3,7 @@
 import dataclasses
 import logging
 import os
+import re
 import time
 import warnings
 
@@ -226,20 +227,30 @@ def _count_tokens(counter, texts):
 
 def _read_api_key(settings):
     api_key = os.environ.get(settings.api_key_env, "").strip()
+    name = _display_variable(settings.api_key_env)
     if not api_key:
         raise MissingAPIKeyError(
-            f"the environment variable {settings.api_key_env} is not set or is empty, and "
-            "some texts are not in the cache. Set it to your Mistral API key, or set "
-            "api_key_env to the name of the variable that holds the key."
+            f"the environment variable {name} is not set or is empty, and some texts are "
+            "not in the cache. Set it to your Mistral API key, or set api_key_env to the "
+            "name of the variable that holds the key (its name, not the key itself)."
         )
     if not (api_key.isascii() and api_key.isprintable()):
         # An HTTP header cannot carry it, and httpx would quote it in its error.
         raise MissingAPIKeyError(
-            f"the environment variable {settings.api_key_env} holds a value that is not a "
+            f"the environment variable {name} holds a value that is not a "
             "valid API key: it contains a line break, a control character or a non-ASCII "
             "character. Copy the key again from the Mistral console."
         )
     return _APIKey(api_key)
+
+
+def _display_variable(name):
+    """Return ``name`` for a message, unless it may be a key passed by mistake."""
+    # Conventional variable names are upper case; a key pasted into api_key_env is
+    # mixed case or has dashes, and must not reach a message or a log.
+    if re.fullmatch(r"[A-Z_][A-Z0-9_]{0,63}", name):
+        return name
+    return f"named by api_key_env ({len(name)} characters, not shown)"
 
 
 class _APIKey(str):

@@ -137,6 +137,9 @@ def error_from_response(response):
         cls = ServerError
     else:
         cls = BadRequestError
+    if status == 404 and "model" not in message.lower():
+        # No model named: most likely the path itself is wrong.
+        message += f" (check base_url: requests go to {{base_url}}/embeddings, here {response.request.url.path})"
     return cls(
         message,
         status_code=status,

@@ -23,6 +23,7 @@ from sklearn_mistral import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    MissingAPIKeyError,
     MistralEmbeddingVectorizer,
     ServerError,
 )
@@ -201,3 +202,17 @@ def test_find_leaks_sees_key_in_traceback_locals(secret):
         send(secret)
 
     assert find_leaks(secret, _exception_texts(error_info.value)) == ["traceback with locals"]
+
+
+def test_key_passed_as_variable_name_not_echoed(fake, tmp_path):
+    key_by_mistake = "sk-Mixed-Case-" + uuid.uuid4().hex
+    vectorizer = MistralEmbeddingVectorizer(
+        base_url=fake.base_url, api_key_env=key_by_mistake, cache_dir=str(tmp_path / "cache")
+    )
+
+    with pytest.raises(MissingAPIKeyError) as info:
+        vectorizer.transform(["text"])
+
+    assert key_by_mistake not in str(info.value)
+    assert "not the key itself" in str(info.value)
+    assert fake.requests == []
