@@ -155,6 +155,10 @@ class Throttle:
             return
 
         accepted = sum(1 for t in self._accepted if t >= now - _RATE_WINDOW)
+        if not accepted and not self._interval:
+            # Nothing measured yet, as when the first request meets a 429: the pause
+            # honours the server's wait, and a guessed pace would only slow the run down.
+            return
         # At least one request per window, so that the pace never stops.
         accepted_rate = max(accepted, 1) / _RATE_WINDOW
         if not self._interval:

@@ -151,3 +151,14 @@ def test_throttle_unpaced_without_429():
         throttle.record_success()
 
     assert throttle._interval == 0.0
+
+
+def test_throttle_first_429_only_pauses():
+    clock = FakeClock()
+    throttle = Throttle(max_concurrency=8, clock=clock)
+
+    throttle.record_rate_limited(wait=1.0)
+
+    # Nothing was accepted yet, so there is no rate to pace to: only the pause applies.
+    assert throttle._pause_until == pytest.approx(1.0)
+    assert throttle._interval == 0
