@@ -161,9 +161,10 @@ def _fetch_missing(unique, missing, keys, store, output, inverse, settings, stat
 
     try:
         run_coroutine(lambda: _send_all(texts, batches, on_batch, api_key, settings, stats))
-    except BaseException:
+    except BaseException as error:
         # Store what arrived before the failure, and let the failure itself be raised.
         _close(writer, progress, raise_error=False)
+        _note_rows(error, missing, inverse)
         raise
     _close(writer, progress, raise_error=True)
     # Record the output width, not the packed length a bit-packed dtype sends.
@@ -189,6 +190,21 @@ def _reuse_truncated(texts, n_tokens, missing, keys, cut, store, output, setting
     cached = {cut[position] for position in hits}
     kept = [i for i in range(len(texts)) if i not in cached]
     return [texts[i] for i in kept], n_tokens[kept], [missing[i] for i in kept], [keys[i] for i in kept]
+
+
+def _note_rows(error, missing, inverse):
+    """Add the input rows of a rejected batch to the error, mapped from its positions."""
+    positions = getattr(error, "batch_positions", None)
+    if not positions:
+        return
+    rows = _first_rows([missing[p] for p in positions], inverse)
+    match = re.search(r"\binput (\d+)\b", getattr(error, "message", ""), flags=re.IGNORECASE)
+    if match and int(match.group(1)) < len(rows):
+        error.add_note(f"Input {match.group(1)} of the rejected request is row {rows[int(match.group(1))]} of X.")
+    elif len(rows) <= 5:
+        error.add_note(f"The rejected request held rows {rows} of X.")
+    else:
+        error.add_note(f"The rejected request held {len(rows)} texts, from row {min(rows)} to row {max(rows)} of X.")
 
 
 def _close(writer, progress, raise_error):

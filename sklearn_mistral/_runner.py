@@ -25,6 +25,8 @@ async def fetch_batches(client, texts, batches, on_batch):
             vectors, n_tokens = await client.embed([texts[i] for i in positions])
         except BadRequestError as error:
             if not is_limit_error(error) or len(positions) < 2:
+                # Kept so that the caller can name the input rows the error is about.
+                error.batch_positions = list(positions)
                 raise
             # The limit guess was wrong for this batch: halves always get smaller.
             logger.warning(

@@ -620,3 +620,20 @@ def test_fault_run_matches_fault_free_output(tmp_path):
     assert faults.count("500") > 0
     assert faults.count("drop") > 0
     assert usage.n_retries == len(faults) - faults.count(None)
+
+
+def test_per_input_rejection_names_row():
+    texts = [f"short text {i}" for i in range(30)]
+    texts[17] = "a much longer text " * 20
+
+    with FakeMistralAPI(max_tokens_per_input=60) as fake:
+        # Batches of 10 put row 17 at input 7 of the second request.
+        vectorizer = MistralEmbeddingVectorizer(
+            base_url=fake.base_url, api_key_env=fake.api_key_env, cache_dir=False, batch_size=10, max_concurrency=1
+        )
+        with pytest.raises(BadRequestError) as caught:
+            vectorizer.transform(texts)
+
+    notes = " ".join(getattr(caught.value, "__notes__", []))
+    assert "Input 7" in caught.value.message
+    assert "row 17 of X" in notes
