@@ -61,16 +61,31 @@ def embedding_server():
         "below show that the pipeline works, not how good mistral-embed is.\n"
     )
     sys.stdout.flush()
+    global _using_fake
+    _using_fake = True
     with FakeMistralAPI() as fake:
         yield {"base_url": fake.base_url, "api_key_env": fake.api_key_env}, fake
 
 
+# Whether this process started the fake, so that cost lines can say nothing was charged.
+_using_fake = False
+
+
+def plural(count, noun):
+    """Return ``count`` and ``noun``, with an s unless the count is one."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def describe_usage(usage):
     """Return one line of what the embedding cost: texts, cache hits, requests, tokens."""
-    return (
-        f"{usage.n_texts} texts embedded ({usage.n_distinct} distinct), {usage.n_cache_hits} cache hits, "
-        f"{usage.n_requests} requests sent, {usage.n_tokens} tokens billed"
+    line = (
+        f"{plural(usage.n_texts, 'text')} embedded ({usage.n_distinct} distinct), "
+        f"{plural(usage.n_cache_hits, 'cache hit')}, {plural(usage.n_requests, 'request')} sent, "
+        f"{plural(usage.n_tokens, 'token')} billed"
     )
+    if _using_fake:
+        line += " (counted by the offline fake: nothing was charged)"
+    return line
 
 
 # The price of mistral-embed that cost estimates assume, in US dollars per million

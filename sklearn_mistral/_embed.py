@@ -294,7 +294,7 @@ def _enforce_input_limit(texts, n_tokens, missing, inverse, counter, settings, s
         listed = ", ".join(f"row {row} ({n_tokens[i]} tokens)" for row, i in list(zip(rows, too_long))[:5])
         more = f" and {too_long.size - 5} more" if too_long.size > 5 else ""
         raise TextTooLongError(
-            f"{too_long.size} texts exceed the limit of {MAX_TOKENS_PER_INPUT} tokens per input: "
+            f"{_count_texts(too_long.size)} the limit of {MAX_TOKENS_PER_INPUT} tokens per input: "
             f"{listed}{more}. Shorten or split them, or pass truncate=True to cut them to the limit.",
             rows=rows,
             n_tokens=[int(n_tokens[i]) for i in too_long],
@@ -310,12 +310,17 @@ def _enforce_input_limit(texts, n_tokens, missing, inverse, counter, settings, s
         n_tokens[i] = n_kept
     stats.n_truncated += too_long.size
     warnings.warn(
-        f"{too_long.size} texts over the limit of {MAX_TOKENS_PER_INPUT} tokens per input were "
-        f"truncated to it, cutting {n_cut} tokens in all (first rows: {rows[:5]}).",
+        f"{_count_texts(too_long.size)} the limit of {MAX_TOKENS_PER_INPUT} tokens per input and "
+        f"{'was' if too_long.size == 1 else 'were'} truncated to it, cutting {n_cut} tokens in all "
+        f"(first rows: {rows[:5]}).",
         UserWarning,
         stacklevel=4,
     )
     return texts, n_tokens
+
+
+def _count_texts(n):
+    return "1 text exceeds" if n == 1 else f"{n} texts exceed"
 
 
 def _first_rows(ids, inverse):

@@ -517,7 +517,7 @@ def test_truncate_sends_at_most_limit(make_vectorizer, fake):
     long_text = _long_text(3000)
     n_original = int(counter.count([long_text])[0])
 
-    with track_usage() as usage, pytest.warns(UserWarning, match=r"1 texts over the limit of 8192") as caught:
+    with track_usage() as usage, pytest.warns(UserWarning, match=r"1 text exceeds the limit of 8192 tokens per input and was truncated") as caught:
         X = make_vectorizer(truncate=True).transform(["short", long_text])
 
     sent = fake.requests[0].inputs
