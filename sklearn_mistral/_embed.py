@@ -23,7 +23,7 @@ __all__ = ["EmbeddingSettings", "embed_texts", "n_features_of"]
 
 logger = logging.getLogger("sklearn_mistral")
 
-# Billed tokens allowed in one input (context 8k); Mistral's docs and checked.
+# Billed tokens allowed in one input: the models' 8k context, from Mistral's docs.
 MAX_TOKENS_PER_INPUT = 8192
 
 # Output sizes of Mistral's embedding models when no output_dimension is sent.
@@ -34,6 +34,7 @@ _observed_dimensions = {}
 
 # Texts whose tokens are counted in one call of the tokenizer.
 _TEXTS_PER_COUNT = 4096
+
 
 @dataclasses.dataclass(frozen=True)
 class EmbeddingSettings:
