@@ -1,7 +1,15 @@
+import os
+
 import pytest
 
 from sklearn_mistral import MistralEmbeddingVectorizer
 from sklearn_mistral.testing import FakeMistralAPI
+
+# Set when the test session starts, so that every joblib worker process, whenever it
+# was started, inherits a key that fakes built with TEST_API_KEY accept.
+TEST_API_KEY_ENV = "SKLEARN_MISTRAL_TEST_API_KEY"
+TEST_API_KEY = "test-key-for-worker-processes"
+os.environ[TEST_API_KEY_ENV] = TEST_API_KEY
 
 
 @pytest.fixture

@@ -276,3 +276,13 @@ def test_symptom2disease_second_run_sends_nothing(tmp_path):
     assert ", 0 cache hits, " in first.stdout
     assert ", 0 requests sent, 0 tokens billed" in second.stdout
     assert ", 238 cache hits, " in second.stdout
+
+
+def test_second_example_reuses_first_examples_cache(tmp_path):
+    first = run_example("symptom2disease.py", tmp_path / "first", tmp_path / "cache")
+    second = run_example("clustering.py", tmp_path / "second", tmp_path / "cache")
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert ", 0 cache hits, " in first.stdout
+    assert ", 0 requests sent, 0 tokens billed" in second.stdout

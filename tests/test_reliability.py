@@ -601,14 +601,16 @@ def test_unrecoverable_error_keeps_finished_batches(strict_fake, tmp_path):
 # Many random faults over a real data set
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(240)
 def test_fault_run_matches_fault_free_output(tmp_path):
     texts = load_symptom2disease().text
     params = {"batch_size": 32, "max_concurrency": 4}
     with FakeMistralAPI() as clean:
         expected = _vectorizer_for(clean, tmp_path / "clean", **params).transform(texts)
 
-    plan = FaultPlan(rate_limited=0.3, server_error=0.1, dropped=0.05, retry_after=0.05, seed=3)
+    # The requested wait is longer than most first backoffs (0.25 to 0.5 s), so a client
+    # that ignored the wait headers would retry early at some of the 429s and be counted.
+    plan = FaultPlan(rate_limited=0.3, server_error=0.1, dropped=0.05, retry_after=0.3, seed=3)
     with FakeMistralAPI(faults=plan) as faulty, track_usage() as usage:
         X = _vectorizer_for(faulty, tmp_path / "faulty", max_retries=20, **params).transform(texts)
         faults = [record.fault for record in faulty.requests]
