@@ -29,7 +29,7 @@ MAX_TOKENS_PER_INPUT = 8192
 # Output sizes of Mistral's embedding models when no output_dimension is sent.
 _DEFAULT_DIMENSIONS = {"mistral-embed": 1024, "codestral-embed": 1536}
 
-# Sizes seen in answers from models this package does not know, per endpoint and model.
+# Output widths returned by models this package does not know, per endpoint and model.
 _observed_dimensions = {}
 
 # Texts whose tokens are counted in one call of the tokenizer.
@@ -263,8 +263,8 @@ def _read_api_key(settings):
 
 def _display_variable(name):
     """Return ``name`` for a message, unless it may be a key passed by mistake."""
-    # Conventional variable names are upper case; a key pasted into api_key_env is
-    # mixed case or has dashes, and must not reach a message or a log.
+    # Conventional variable names are upper case. A key pasted into api_key_env is mixed
+    # case or has dashes, and it must not reach a message or a log.
     if re.fullmatch(r"[A-Z_][A-Z0-9_]{0,63}", name):
         return name
     return f"named by api_key_env ({len(name)} characters, not shown)"

@@ -1,4 +1,4 @@
-"""Turn the many shapes of a text column into a list of ``str``, or say which row is wrong."""
+"""Convert the many shapes of a text column into a list of ``str``, or name the invalid rows."""
 
 import math
 import numbers
