@@ -299,7 +299,7 @@ class Scenario:
 
 @dataclasses.dataclass
 class Row:
-    """What one scenario measured; ``skipped`` gives the reason it did not run."""
+    """The measurements of one scenario. ``skipped`` gives the reason it did not run."""
 
     scenario: Scenario
     seconds: float = math.nan

@@ -67,7 +67,7 @@ def embedding_server():
         yield {"base_url": fake.base_url, "api_key_env": fake.api_key_env}, fake
 
 
-# Whether this process started the fake, so that cost lines can say nothing was charged.
+# Whether this process started the fake, so that cost lines can state that nothing was charged.
 _using_fake = False
 
 

@@ -33,7 +33,7 @@ _CHECKSUM_SIZE = 8
 _FORMAT_VERSION = 2
 
 # diskcache stores values below this size inside SQLite rather than as files, which
-# the bulk read needs; 1 MiB holds the largest vector (3072 float32 = 12 KiB).
+# the bulk read needs. 1 MiB is far above the largest vector (3072 float32 = 12 KiB).
 _MIN_FILE_SIZE = 2**20
 
 # SQLite builds before 3.32 allow 999 parameters per statement.
@@ -305,8 +305,9 @@ def open_cache(directory):
     with _open_caches_lock:
         if key not in _open_caches:
             _make_private_dir(directory)
-            # No eviction: a vector costs money to fetch again, and with "none" reads
-            # never write, so readers never wait on a writer's lock.
+            # No eviction, because a vector costs money to fetch again. With eviction
+            # "none" and statistics off, diskcache's reads never write, so readers never
+            # wait on a writer's lock.
             _open_caches[key] = diskcache.Cache(
                 directory,
                 eviction_policy="none",

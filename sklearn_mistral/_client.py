@@ -160,7 +160,7 @@ class EmbeddingsClient:
         return _Failure(error, wait, f"{type(exc).__name__}, no response within timeout={seconds} s")
 
     def _learn_n_features(self, vectors):
-        # For models of unknown size, the first answer fixes the length for the rest.
+        # For models of unknown size, the first response fixes the length for the rest.
         if self.n_features is None:
             self.n_features = vectors.shape[1]
 

@@ -254,9 +254,9 @@ def _read_api_key(settings):
     if not (api_key.isascii() and api_key.isprintable()):
         # An HTTP header cannot carry it, and httpx would quote it in its error.
         raise MissingAPIKeyError(
-            f"the environment variable {name} holds a value that is not a "
-            "valid API key: it contains a line break, a control character or a non-ASCII "
-            "character. Copy the key again from the Mistral console."
+            f"the environment variable {name} contains an invalid API key: it has a line "
+            "break, a control character or a non-ASCII character. Copy the key again from "
+            "the Mistral console."
         )
     return _APIKey(api_key)
 

@@ -79,11 +79,11 @@ class APIConnectionError(MistralEmbeddingError):
 
 
 class APITimeoutError(APIConnectionError):
-    """The server did not answer within ``timeout`` seconds after the last retry."""
+    """The server sent no response within ``timeout`` seconds, after the last retry."""
 
 
 class APIStatusError(MistralEmbeddingError):
-    """The API answered with an error status, or with a body that cannot be used.
+    """The API responded with an error status, or with a body that cannot be used.
 
     Attributes
     ----------
@@ -141,11 +141,11 @@ class AuthenticationError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """The API still answered 429 after the last retry."""
+    """The API still responded 429 after the last retry."""
 
 
 class ServerError(APIStatusError):
-    """The API still answered 5xx after the last retry."""
+    """The API still responded 5xx after the last retry."""
 
 
 class ResponseFormatError(APIStatusError):

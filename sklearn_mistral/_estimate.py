@@ -1,4 +1,4 @@
-"""What a transform would cost, worked out offline before anything is sent."""
+"""Cost estimates of a transform, worked out offline before anything is sent."""
 
 import dataclasses
 

@@ -1,4 +1,4 @@
-"""Read the API's answers: embeddings out of a 200, a typed error out of anything else."""
+"""Parse the API's responses: embeddings from a 200, a typed error from any other status."""
 
 import base64
 import json
@@ -77,7 +77,7 @@ def _order_by_index(response, data, n_inputs):
 
 def _stack(response, rows, n_features, dtype):
     if any(isinstance(row, str) for row in rows):
-        # A base64 answer: little-endian float32 (or the quantized dtype's) bytes.
+        # A base64 response: little-endian float32 (or the quantized dtype's) bytes.
         rows = [np.frombuffer(base64.b64decode(row), dtype=dtype) for row in rows]
 
     lengths = {len(row) if isinstance(row, (list, np.ndarray)) else -1 for row in rows}
@@ -88,7 +88,7 @@ def _stack(response, rows, n_features, dtype):
     try:
         vectors = np.array(rows, dtype=dtype)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise _format_error(response, f"an embedding holds a non-numeric value ({exc})") from None
+        raise _format_error(response, f"an embedding contains a non-numeric value ({exc})") from None
 
     # The json module reads NaN and Infinity, which no embedding may contain.
     if vectors.dtype.kind == "f" and not np.isfinite(vectors).all():
@@ -187,7 +187,7 @@ def _unwrap_validation_detail(message):
 
 
 def is_limit_error(error):
-    """Whether a 400 says the batch broke a per-request limit, so halves would pass."""
+    """Return whether a 400 reports a broken per-request limit, so that halves would pass."""
     if not isinstance(error, BadRequestError) or error.status_code != 400:
         return False
     if error.code in _LIMIT_CODES:

@@ -10,7 +10,7 @@ import weakref
 
 __all__ = ["Throttle", "backoff_delay", "requested_wait"]
 
-# Longest wait honoured from a server header; a longer request is capped here, so a
+# Maximum wait honoured from a server header. A longer request is capped here, so a
 # bad header cannot stall a run for hours.
 MAX_REQUESTED_WAIT = 60.0
 
@@ -31,7 +31,7 @@ _DECREASE = 0.9
 
 
 def requested_wait(headers, now=None):
-    """Return the wait in seconds a 429 or 503 asks for, or ``None`` if it names none.
+    """Return the wait in seconds that a 429 or 503 requests, or ``None`` if it names none.
 
     Reads ``retry-after-ms``, ``Retry-After`` (seconds or an HTTP date, RFC 9110
     section 10.2.3) and Mistral's ``ratelimitbysize-reset`` (seconds), in that order.
@@ -168,7 +168,7 @@ class Throttle:
             rate = factor * min(1 / self._interval, accepted_rate)
         self._interval = 1 / rate
 
-        # With nothing accepted since the last decrease, the accepted rate says nothing
+        # With nothing accepted since the last decrease, the accepted rate tells nothing
         # new and falls with the pace itself: a run of 429s would widen the gap between
         # starts without limit (16 s after eight 429s that each asked for 50 ms). The
         # server's own waits bound the gap instead.

@@ -21,7 +21,7 @@ class Usage:
     n_distinct : int
         Distinct texts among them, summed per transform.
     n_cache_hits : int
-        Distinct texts answered from the cache.
+        Distinct texts read from the cache.
     n_requests : int
         HTTP requests sent, retries included.
     n_retries : int

@@ -30,7 +30,7 @@ class MistralEmbeddingVectorizer(ClassNamePrefixFeaturesOutMixin, TransformerMix
     ----------
     model : str, default="mistral-embed"
         Embedding model. ``"mistral-embed"`` gives 1024 dimensions, ``"codestral-embed"``
-        1536 unless ``output_dimension`` says otherwise.
+        1536 unless ``output_dimension`` sets another size.
     base_url : str, default="https://api.mistral.ai/v1"
         API root; requests go to ``{base_url}/embeddings``, so any Mistral- or
         OpenAI-compatible embeddings server works.

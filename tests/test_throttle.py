@@ -50,6 +50,17 @@ class FakeClock:
         return self.now
 
 
+def paced_throttle(clock):
+    """Return a throttle paced by one 429 after 20 accepted requests, and its interval."""
+    throttle = Throttle(max_concurrency=4, clock=clock)
+    for step in range(20):
+        clock.now = step * 0.1
+        throttle.record_success()
+    clock.now = 2.0
+    throttle.record_rate_limited(wait=0.1)
+    return throttle, throttle._interval
+
+
 def test_throttle_paces_after_rate_limit():
     clock = FakeClock()
     throttle = Throttle(max_concurrency=8, clock=clock)
@@ -86,13 +97,7 @@ def test_throttle_limits_concurrency():
 
 def test_throttle_ignores_429_from_old_pace():
     clock = FakeClock()
-    throttle = Throttle(max_concurrency=4, clock=clock)
-    for step in range(20):
-        clock.now = step * 0.1
-        throttle.record_success()
-    clock.now = 2.0
-    throttle.record_rate_limited(wait=0.1)
-    paced = throttle._interval
+    throttle, paced = paced_throttle(clock)
 
     async def late_429(started_at):
         # A request sent before the decrease whose 429 arrives after it.
@@ -108,13 +113,7 @@ def test_throttle_ignores_429_from_old_pace():
 
 def test_throttle_slows_for_429_at_new_pace():
     clock = FakeClock()
-    throttle = Throttle(max_concurrency=4, clock=clock)
-    for step in range(20):
-        clock.now = step * 0.1
-        throttle.record_success()
-    clock.now = 2.0
-    throttle.record_rate_limited(wait=0.1)
-    paced = throttle._interval
+    throttle, paced = paced_throttle(clock)
 
     async def new_429(started_at):
         throttle._started[asyncio.current_task()] = started_at

@@ -135,7 +135,7 @@ def test_estimate_cost_matches_what_transform_bills(make_vectorizer, fake):
     assert after.n_requests == 0
 
 
-def test_cache_dir_that_is_a_file_names_the_fix(make_vectorizer, fake, tmp_path):
+def test_cache_dir_under_file_names_fix(make_vectorizer, fake, tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the cache should go")
 

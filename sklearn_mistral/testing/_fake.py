@@ -210,7 +210,7 @@ class FakeMistralAPI:
     def base_url(self):
         """The base URL, ``http://127.0.0.1:<port>/sklearn-mistral-fake-<version>/v1``.
 
-        Clients POST to ``{base_url}/embeddings``. The fake also answers on the real
+        Clients POST to ``{base_url}/embeddings``. The fake also serves the real
         API's path, ``/v1/embeddings``, for clients such as the official SDK that take a
         server URL and add ``/v1`` themselves.
         """
